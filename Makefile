@@ -1,0 +1,36 @@
+.DEFAULT_GOAL := help
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+help:  ## List targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "%-10s %s\n", $$1, $$2}'
+
+$(BIN)/kg: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/kg  ## Create .venv and install kg with its test tools
+
+demo: install  ## Build the bundled corpus and audit the analysis post
+	$(BIN)/kg build sources/
+	$(BIN)/kg audit
+
+build: install  ## Build the store from sources/
+	$(BIN)/kg build sources/
+
+validate: build  ## SHACL-validate the store
+	$(BIN)/kg validate
+
+test: install  ## Run the whole test suite (browser tests need Chromium: see README)
+	$(BIN)/python -m pytest -q
+
+bench: install  ## Run the benchmarks and write BENCHMARKS.md
+	$(BIN)/python -m bench
+
+clean:  ## Remove the store and build outputs
+	rm -rf .kg out
+
+.PHONY: help install demo build validate test bench clean

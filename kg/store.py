@@ -1,0 +1,179 @@
+"""The on-disk Oxigraph store: atomic replacement, read-only queries, results as plain data.
+
+This is the only module that imports pyoxigraph.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kg.errors import QueryError, StoreError
+from kg.model import Result, Rows, Term
+from kg.prefixes import PREFIXES
+
+NQUADS_NAME = "dataset.nq"
+
+
+def _term(t: object) -> Term:
+    if isinstance(t, ox.NamedNode):
+        return Term("uri", t.value)
+    if isinstance(t, ox.Literal):
+        return Term("literal", t.value, t.datatype.value, t.language)
+    if isinstance(t, ox.BlankNode):
+        return Term("bnode", t.value)
+    return Term("literal", str(t))
+
+
+def _parse_binding(value: str) -> ox.NamedNode | ox.Literal:
+    """`<iri>` or an absolute IRI gives an IRI; `"text"` or anything else gives a literal."""
+    if value.startswith("<") and value.endswith(">"):
+        return ox.NamedNode(value[1:-1])
+    if re.match(r"^(https?|urn|mailto):\S+$", value):
+        return ox.NamedNode(value)
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return ox.Literal(value[1:-1])
+    prefix, _, local = value.partition(":")
+    if prefix in PREFIXES and local and re.match(r"^[\w.-]+$", local):
+        return ox.NamedNode(PREFIXES[prefix] + local)
+    return ox.Literal(value)
+
+
+_POSITION = re.compile(r"error at (\d+):(\d+): (.*)", re.S)
+
+
+def describe_syntax_error(sparql: str, error: SyntaxError) -> str:
+    """One line with line:column and a short reason, then the offending line and a caret."""
+    text = str(error)
+    m = _POSITION.match(text)
+    if not m:
+        return f"invalid SPARQL: {text.splitlines()[0]}. Fix the query"
+    line, col, reason = int(m[1]), int(m[2]), m[3].splitlines()[0]
+    if "Prefix not found" in reason:
+        reason = "unknown prefix. Declare it with PREFIX, or use one of: " + ", ".join(sorted(PREFIXES))
+    elif "expected one of" in reason:
+        reason = reason.split("[", 1)[0].rstrip(" ,") or reason
+    source = sparql.splitlines()[line - 1] if 0 < line <= len(sparql.splitlines()) else ""
+    caret = " " * max(col - 1, 0) + "^"
+    return f"invalid SPARQL at line {line}, column {col}: {reason}\n  {source}\n  {caret}"
+
+
+class Store:
+    """A read-only view of the store written by `kg build`."""
+
+    def __init__(self, path: Path) -> None:
+        if not (path / "CURRENT").exists():
+            raise StoreError(f"no store at {path}. Run 'kg build' first, or pass --store")
+        try:
+            self._store = ox.Store.read_only(str(path))
+        except OSError as e:
+            raise StoreError(f"cannot open the store at {path}: {e}. Rebuild it with 'kg build'") from e
+        self.path = path
+
+    @classmethod
+    def in_memory(cls, nquads: str) -> Store:
+        """A store in memory loaded from N-Quads (tests, and the incremental checks)."""
+        self = cls.__new__(cls)
+        self._store = ox.Store()
+        self._store.load(nquads.encode("utf-8"), ox.RdfFormat.N_QUADS)
+        self.path = Path(":memory:")
+        return self
+
+    def query(self, sparql: str, *, params: Mapping[str, str] | None = None, union: bool = True) -> Result:
+        """Run SPARQL on Oxigraph's engine; params bind ?NAME to an IRI or a literal."""
+        bindings = {ox.Variable(k): _parse_binding(v) for k, v in (params or {}).items()}
+        try:
+            result = self._store.query(sparql, prefixes=PREFIXES, substitutions=bindings,
+                                       use_default_graph_as_union=union)
+        except SyntaxError as e:
+            raise QueryError(describe_syntax_error(sparql, e)) from None
+        except (OSError, ValueError) as e:
+            raise QueryError(f"the query failed: {e}") from None
+        if isinstance(result, ox.QuerySolutions):
+            columns = [v.value for v in result.variables]
+            terms = [[_term(row[c]) if row[c] is not None else None for c in columns] for row in result]
+            return Result("select", columns, terms)
+        if isinstance(result, ox.QueryBoolean):
+            return Result("ask", boolean=bool(result))
+        data = ox.serialize(result, format=ox.RdfFormat.N_TRIPLES)
+        return Result("graph", ntriples=(data or b"").decode("utf-8"))
+
+    def select(self, sparql: str, *, params: Mapping[str, str] | None = None) -> Rows:
+        result = self.query(sparql, params=params)
+        if result.kind != "select":
+            raise QueryError("expected a SELECT query")
+        return result.rows()
+
+    def count(self) -> int:
+        return len(self._store)
+
+    def nquads(self) -> str:
+        """Every quad, as canonical sorted N-Quads."""
+        data = self._store.dump(format=ox.RdfFormat.N_QUADS) or b""
+        return "".join(sorted(set(data.decode("utf-8").splitlines(keepends=True))))
+
+
+def convert_graph(ntriples: str, fmt: str) -> str:
+    """Re-serialize N-Triples as turtle, nt or jsonld, with our prefixes for turtle."""
+    formats = {"turtle": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "jsonld": ox.RdfFormat.JSON_LD}
+    triples = ox.parse(ntriples.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    out = ox.serialize(triples, format=formats[fmt], prefixes=PREFIXES if fmt == "turtle" else None)
+    return (out or b"").decode("utf-8")
+
+
+def write_store(path: Path, nquads: str) -> None:
+    """Replace the store at path with one holding nquads; the old one stays until the new is ready."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(path.name + f".new-{os.getpid()}")
+    retired = path.with_name(path.name + f".old-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        fresh = ox.Store(str(staging))
+        fresh.load(nquads.encode("utf-8"), ox.RdfFormat.N_QUADS)
+        fresh.flush()
+        del fresh  # closes RocksDB before the directory moves
+        if path.exists():
+            path.rename(retired)
+        staging.rename(path)
+    except (OSError, SyntaxError, ValueError) as e:
+        shutil.rmtree(staging, ignore_errors=True)
+        if retired.exists() and not path.exists():
+            retired.rename(path)
+        raise StoreError(f"cannot write the store at {path}: {e}. The previous store was kept") from e
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def write_atomically(path: Path, data: str) -> None:
+    """Write a text file so readers see either the old or the new content, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    tmp.write_text(data, encoding="utf-8")
+    tmp.replace(path)
+
+
+@contextlib.contextmanager
+def build_lock(store_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside the store for one build; a second build fails at once."""
+    import fcntl
+
+    from kg.errors import BuildLockedError
+
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = store_path.with_name(store_path.name + ".lock")
+    with lock_path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildLockedError(
+                f"another 'kg build' is writing {store_path} (lock {lock_path}). Wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,122 @@
+"""Bad input: one clear Error line with file and line, exit 1, and the previous store and dump intact."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kg.cli import ExitCode, cli
+from kg.store import Store
+
+Edit = Callable[[Path], None]
+
+
+def replace(name: str, old: str, new: str) -> Edit:
+    def edit(sources: Path) -> None:
+        path = sources / name
+        data, before, after = path.read_bytes(), old.encode("utf-8"), new.encode("utf-8", "surrogateescape")
+        assert before in data, f"fixture changed: {old!r} not in {name}"
+        path.write_bytes(data.replace(before, after, 1))
+
+    return edit
+
+
+def write(name: str, data: bytes) -> Edit:
+    def edit(sources: Path) -> None:
+        (sources / name).write_bytes(data)
+
+    return edit
+
+
+# (case id, edit, file, line, words the message must contain)
+CASES: list[tuple[str, Edit, str, int, str]] = [
+    ("yaml-syntax", replace("wire-2024.yaml", "text: Acme and Globex end exclusivity", "text: Acme: and: Globex"),
+     "wire-2024.yaml", 7, "mapping values are not allowed here"),
+    ("missing-field", replace("wire-2024.yaml", "publisher: daily-wire\n", ""),
+     "wire-2024.yaml", 2, 'has no "publisher" field'),
+    ("unknown-publisher", replace("wire-2024.yaml", "publisher: daily-wire", "publisher: daily-wyre"),
+     "wire-2024.yaml", 4, 'unknown organization (publisher) "daily-wyre"'),
+    ("unknown-evidence", replace("wire-2024.yaml", "  seen_at: own\nurl:", "  seen_at: archive\nurl:"),
+     "wire-2024.yaml", 8, 'unknown evidence entry "archive"'),
+    ("unknown-quote", replace("wire-2024.yaml", "supported_by: [fees]", "supported_by: [fee]"),
+     "wire-2024.yaml", 44, 'unknown quote "fee"'),
+    ("duplicate-quote-id", replace("wire-2024.yaml", "  - id: fees\n    where: body", "  - id: hosts\n    where: body"),
+     "wire-2024.yaml", 27, 'duplicate quote id "hosts"'),
+    ("duplicate-claim-id", replace("wire-2024.yaml", "  - id: fees-end", "  - id: hosts"),
+     "wire-2024.yaml", 39, 'duplicate claim id "hosts"'),
+    ("duplicate-org-id", replace("orgs.yaml", "  - id: globex\n", "  - id: acme\n"),
+     "orgs.yaml", 13, 'duplicate organization id "acme"'),
+    ("bad-date-format", replace("wire-2024.yaml", "date: 2024-05-20", "date: 20/05/2024"),
+     "wire-2024.yaml", 11, "is not a date. Write it as YYYY-MM-DD"),
+    ("impossible-date", replace("wire-2024.yaml", "date: 2024-05-20", "date: 2024-02-30"),
+     "wire-2024.yaml", 11, "is not a real date"),
+    ("bad-url", replace("wire-2024.yaml", "url: https://mirror.example.net/acme-globex", "url: mirror.example.net/acme"),
+     "wire-2024.yaml", 20, "is not an http(s) URL"),
+    ("url-without-host", replace("wire-2024.yaml", "url: https://mirror.example.net/acme-globex", "url: https://localhost"),
+     "wire-2024.yaml", 20, "is not a web address"),
+    ("iri-unsafe-id", replace("wire-2024.yaml", "  - id: hosts\n    where: lede", "  - id: Hosts Now\n    where: lede"),
+     "wire-2024.yaml", 23, "is not an IRI-safe id"),
+    ("not-utf8", replace("wire-2024.yaml", "Acme and Globex end exclusivity", "Acme and Globex end exclusivit\udce9"),
+     "wire-2024.yaml", 7, "not UTF-8"),
+    ("empty-file", write("wire-2024.yaml", b""), "wire-2024.yaml", 1, "the file is empty"),
+    ("not-a-mapping", write("wire-2024.yaml", b"- just\n- a list\n"), "wire-2024.yaml", 1, "must be a mapping"),
+    ("unknown-field", replace("wire-2024.yaml", "about_event: v2024", "about_evnt: v2024"),
+     "wire-2024.yaml", 5, "'about_evnt' was unexpected"),
+    ("duplicate-key", replace("wire-2024.yaml", "about_event: v2024\n", "about_event: v2024\nabout_event: v2023\n"),
+     "wire-2024.yaml", 6, 'duplicate key "about_event"'),
+    ("unknown-clause", replace("wire-2024.yaml", "{clause: exclusivity,", "{clause: exclusive,"),
+     "wire-2024.yaml", 37, 'unknown clause "exclusive"'),
+    ("unknown-version", replace("wire-2024.yaml", "version: v2024, status: non-exclusive", "version: v2025, status: non-exclusive"),
+     "wire-2024.yaml", 37, 'unknown event (version) "v2025"'),
+    ("topic-and-clause", replace("blog-post.yaml", "{topic: acme-own-models}", "{topic: acme-own-models, clause: veto}"),
+     "blog-post.yaml", 58, "either clause + version + status, or a topic"),
+    ("quote-not-in-context", replace("wire-2024.yaml", "text: Acme will stop paying fees to Globex.", "text: Acme will stop paying Globex."),
+     "wire-2024.yaml", 29, "text is not part of its context"),
+    ("url-not-own-page", replace("wire-2024.yaml", "url: https://wire.example.com/acme-globex-2024\npublished", "url: https://wire.example.com/other\npublished"),
+     "wire-2024.yaml", 9, "url must be the outlet's own page"),
+    ("unknown-type", replace("wire-2024.yaml", "type: news-article", "type: newspaper"),
+     "wire-2024.yaml", 3, '"type" must be one of'),
+    ("bad-status", replace("wire-2024.yaml", "status: non-exclusive", "status: open"),
+     "wire-2024.yaml", 37, "'open' is not one of"),
+    ("file-name-mismatch", replace("wire-2024.yaml", "id: wire-2024\n", "id: wire-2025\n"),
+     "wire-2024.yaml", 2, "does not match the file name"),
+    ("secondary-without-url", replace("wire-2024.yaml", "    url: https://mirror.example.net/acme-globex\n", ""),
+     "wire-2024.yaml", 19, 'has neither "url" nor "ref"'),
+    ("context-event-as-version", replace("deal.yaml", "    kind: version\n    date: 2024-05-20", "    kind: context\n    date: 2024-05-20"),
+     "blog-post.yaml", 37, "is a context event, not a version"),
+    ("unknown-cited-record", replace("blog-post.yaml", "cites: [wire-2024, gazette-2020]", "cites: [wire-2024, gazette-2021]"),
+     "blog-post.yaml", 14, 'unknown record (cites) "gazette-2021"'),
+    ("version-without-date", replace("deal.yaml", "    kind: version\n    date: 2020-01-10\n", "    kind: version\n"),
+     "deal.yaml", 31, "has no date"),
+]
+
+
+@pytest.mark.parametrize(("edit", "file", "line", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_record_gives_one_error_line_and_keeps_the_store(
+    runner: CliRunner, built_store: Path, fixture_sources: Path, edit: Edit, file: str, line: int, words: str
+) -> None:
+    dump = built_store.parent / "dataset.nq"
+    before = dump.read_bytes()
+    edit(fixture_sources)
+    path = fixture_sources / file
+    result = runner.invoke(cli, ["--store", str(built_store), "build", str(fixture_sources)])
+    assert result.exit_code == ExitCode.ERROR, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"Error: {path}:{line}: "), result.stderr
+    assert words in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert dump.read_bytes() == before
+    assert Store(built_store).count() == before.count(b"\n")
+
+
+def test_there_are_at_least_twenty_bad_input_cases() -> None:
+    assert len(CASES) >= 20
+
+
+def test_missing_sources_directory(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["--store", str(tmp_path / "s"), "build", str(tmp_path / "nowhere")])
+    assert result.exit_code == ExitCode.ERROR
+    assert result.stderr == f"Error: {tmp_path / 'nowhere'}: no such directory. Pass the folder that holds the source records\n"
