@@ -40,6 +40,7 @@ Term = URIRef | Literal
 Quad = tuple[URIRef, URIRef, Term, URIRef]
 
 DERIVED = mint("graph", "derived")
+ONTOLOGY = mint("graph", "ontology")
 TOOL = mint("agent", "kg-build")
 
 STATUS = {"exclusive": KG.Exclusive, "non-exclusive": KG.NonExclusive, "in-force": KG.InForce, "ended": KG.Ended}
@@ -178,8 +179,8 @@ def _quote_quads(doc: Document, qid: str, exact: str, context: str | None, where
         tps = mint("anchor", doc.id, qid, "position")
         yield anchor, OA.hasSelector, tps, g
         yield tps, RDF.type, OA.TextPositionSelector, g
-        yield tps, OA.start, typed(start, XSD.nonNegativeInteger), g
-        yield tps, OA.end, typed(end, XSD.nonNegativeInteger), g
+        yield tps, OA.start, typed(start, XSD.integer), g
+        yield tps, OA.end, typed(end, XSD.integer), g
 
 
 def _assertion_quads(a: Assertion, g: URIRef) -> Iterator[Quad]:
@@ -365,6 +366,15 @@ def match_quads(matches: Iterable[QuoteMatch]) -> Iterator[Quad]:
         if m.match.kind in ("exact", "trimmed"):
             yield quote, PROV.wasQuotedFrom, source_iri(m.match.passage.record), g
             yield quote, PROV.wasDerivedFrom, found, g
+
+
+def ontology_quads(turtle: str) -> Iterator[Quad]:
+    """The ontology as a graph of the dataset, so queries can read labels of statuses and kinds."""
+    from rdflib import Graph
+
+    for s, p, o in Graph().parse(data=turtle, format="turtle"):
+        assert isinstance(s, URIRef) and isinstance(p, URIRef), "the ontology has no blank nodes"
+        yield s, p, o, ONTOLOGY  # type: ignore[misc]
 
 
 def corpus_quads(corpus: Corpus, *, files: dict[str, str]) -> Iterator[Quad]:

@@ -52,13 +52,17 @@ def file_names(corpus: Corpus, sources_dir: Path) -> dict[str, str]:
 
 def make_dataset(sources_dir: Path, *, progress: Progress = lambda _m: None) -> tuple[Corpus, str]:
     """Read and check the records, then compute the canonical N-Quads (no file is written)."""
-    from kg.build import corpus_quads, nquads
+    from itertools import chain
+
+    from kg.build import corpus_quads, nquads, ontology_quads
     from kg.records import read_corpus
 
     progress(f"reading {sources_dir}")
     corpus = read_corpus(sources_dir)
     progress(f"building quads from {len(corpus.documents)} documents")
-    return corpus, nquads(corpus_quads(corpus, files=file_names(corpus, sources_dir)))
+    ontology = (ONTOLOGY_DIR / "kg.ttl").read_text(encoding="utf-8")
+    quads = chain(corpus_quads(corpus, files=file_names(corpus, sources_dir)), ontology_quads(ontology))
+    return corpus, nquads(quads)
 
 
 def build(sources_dir: Path, *, store_path: Path, dump_path: Path, shapes: Path | None = None,

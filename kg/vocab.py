@@ -33,7 +33,7 @@ class KG(DefinedNamespace):
     """Terms of ontology/kg.ttl; tests/test_vocab.py checks both directions."""
 
     _NS = Namespace(BASE + "ns#")
-    _fail = True  # KG.Claimm raises AttributeError instead of minting a new IRI
+    _fail = True  # a misspelt term raises AttributeError instead of minting a new IRI
 
     # classes
     CompanyAnnouncement: URIRef
