@@ -122,6 +122,133 @@ def validate_cmd(ctx: click.Context, shapes: Path | None, fmt: str) -> None:
     ctx.exit(ExitCode.CHECK_FAILED)
 
 
+ROW_FORMATS = ("table", "csv", "tsv", "json", "nl")
+GRAPH_FORMATS = ("turtle", "nt", "jsonld")
+
+
+def _read_query(text: str) -> tuple[str, str]:
+    """(SPARQL text, where it came from) for a named query, a file, '-' or inline SPARQL."""
+    from kg.queries import is_name, load
+
+    if text == "-":
+        return click.get_text_stream("stdin").read(), "<stdin>"
+    if is_name(text):
+        return load(text), text
+    path = Path(text)
+    if path.suffix in (".rq", ".sparql") or (path.exists() and path.is_file()):
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except (OSError, UnicodeDecodeError) as e:
+            raise click.ClickException(f"{path}: cannot read the query: {e}. Pass a UTF-8 .rq file") from e
+    if "{" in text or text.strip().upper().startswith(("SELECT", "ASK", "CONSTRUCT", "DESCRIBE", "PREFIX")):
+        return text, "<argument>"
+    raise click.ClickException(f"{text!r} is not a named query, a file or SPARQL. Run 'kg query --list'")
+
+
+def _params(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise click.BadParameter(f"{pair!r}: write NAME=VALUE, e.g. clause=id:clause/rofr", param_hint="--param")
+        out[name] = value
+    return out
+
+
+@cli.command()
+@click.argument("query_text", metavar="[NAME|FILE|-|SPARQL]", required=False)
+@click.option("--list", "list_", is_flag=True, help="List the named queries with a description.")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Bind ?NAME (repeatable): <iri>, an http(s) IRI, prefix:name (id:clause/rofr), or text.")
+@click.option("-f", "--format", "fmt", type=click.Choice(ROW_FORMATS + GRAPH_FORMATS), default=None,
+              help="table|csv|tsv|json|nl for SELECT and ASK [table]; turtle|nt|jsonld for CONSTRUCT [turtle].")
+@click.pass_context
+def query(ctx: click.Context, query_text: str | None, list_: bool, params: tuple[str, ...], fmt: str | None) -> None:
+    """Run SPARQL on the store: a named query, a .rq file, '-' for stdin, or the query itself.
+
+    Prefixes schema:, prov:, oa:, cito:, skos:, adms:, dcterms:, np:, kg: and id: are predeclared.
+    JSON output of SELECT and ASK is SPARQL 1.1 Query Results JSON.
+
+    \b
+    Example:
+        kg query --list
+        kg query clause-status -f csv
+        kg query outlets-on-clause -p clause=id:clause/rofr
+        kg query 'SELECT ?name WHERE { ?o a schema:NewsMediaOrganization ; schema:name ?name }'
+    """
+    from kg.output import format_rows, sparql_json
+    from kg.queries import list_queries
+
+    if list_:
+        from kg.model import Rows
+
+        rows = Rows(["name", "description"], [[n, d] for n, d in list_queries()])
+        _write(format_rows(rows, fmt if fmt in ROW_FORMATS else "table"))
+        return
+    if query_text is None:
+        raise click.UsageError("give a query (a name, a file, '-' or SPARQL), or --list")
+    sparql, origin = _read_query(query_text)
+    store = _store(ctx)
+    result = store.query(sparql, params=_params(params))
+    if result.kind == "graph":
+        from kg.store import convert_graph
+
+        if fmt in ROW_FORMATS:
+            raise click.UsageError(f"{origin} returns a graph: use -f turtle, nt or jsonld")
+        _write(convert_graph(result.ntriples, fmt or "turtle"))
+        return
+    if fmt in GRAPH_FORMATS:
+        raise click.UsageError(f"{origin} returns {'rows' if result.kind == 'select' else 'a boolean'}: "
+                               f"use -f {', '.join(ROW_FORMATS)}")
+    fmt = fmt or "table"
+    if result.kind == "ask":
+        _write(sparql_json(result) if fmt in ("json", "nl") else f"{str(result.boolean).lower()}\n")
+        return
+    if not result.terms and store.is_empty():
+        raise click.ClickException(f"the store at {store.path} is empty. Run 'kg build' to fill it")
+    _write(format_rows(result.rows(), fmt, sparql_json=sparql_json(result) if fmt == "json" else None))
+    if not result.terms:
+        click.echo(f"No rows: {origin} matched nothing.", err=True)
+
+
+@cli.command()
+@click.argument("ref", required=False)
+@click.option("--source", "source_ref", metavar="ID", help="List everything a source supports or disputes.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["tree", "json"]), default="tree", show_default=True,
+              help="A readable tree, or JSON with stable keys (see README).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the trace as an interactive HTML view to this file.")
+@click.pass_context
+def trace(ctx: click.Context, ref: str | None, source_ref: str | None, fmt: str, html_path: Path | None) -> None:
+    """Trace a claim or quote (by id, IRI or text) to the quotes, sources and outlets it rests on.
+
+    A text that matches several claims or quotes lists them so you can pick one id.
+
+    \b
+    Example:
+        kg trace buildloop-analysis-post/rofr-retained
+        kg trace "right of first refusal" -f json
+        kg trace --source yahoo-finance-renegotiated-2026-04-27
+    """
+    import json
+
+    from kg.tracing import trace as trace_claim
+    from kg.tracing import trace_source
+    from kg.tree import render_trace
+
+    if (ref is None) == (source_ref is None):
+        raise click.UsageError("give a claim or quote (REF), or --source ID, but not both")
+    store = _store(ctx)
+    tree = trace_source(store, source_ref) if source_ref else trace_claim(store, str(ref))
+    text = json.dumps(tree, indent=2, ensure_ascii=False) + "\n" if fmt == "json" else render_trace(tree)
+    if html_path is not None:
+        from kg.trace_view import write_trace_view
+
+        write_trace_view(store, tree, html_path)
+        click.echo(f"Wrote {html_path}", err=True)
+    _write(text)
+
+
 @cli.command()
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "nl"]),
               default="table", show_default=True, help="Output format.")

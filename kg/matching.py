@@ -42,7 +42,7 @@ class Match:
 
     @property
     def drops_qualifier(self) -> bool:
-        return any(_is_qualifier(d) for d in self.dropped)
+        return any(is_qualifier(d) for d in self.dropped)
 
 
 def normalize(text: str) -> tuple[str, list[int]]:
@@ -93,7 +93,7 @@ def _original(text: str, index: list[int], start: int, end: int) -> str:
     return text[index[start]:stop]
 
 
-def _is_qualifier(dropped: str) -> bool:
+def is_qualifier(dropped: str) -> bool:
     words = dropped.strip(QUOTE_CHARS + EDGE + ELLIPSIS + " ").casefold()
     return words.startswith(QUALIFIERS)
 

@@ -40,7 +40,7 @@ def _parse_binding(value: str) -> ox.NamedNode | ox.Literal:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         return ox.Literal(value[1:-1])
     prefix, _, local = value.partition(":")
-    if prefix in PREFIXES and local and re.match(r"^[\w.-]+$", local):
+    if prefix in PREFIXES and local and re.match(r"^[\w./-]+$", local):
         return ox.NamedNode(PREFIXES[prefix] + local)
     return ox.Literal(value)
 
@@ -87,12 +87,21 @@ class Store:
 
     def query(self, sparql: str, *, params: Mapping[str, str] | None = None, union: bool = True) -> Result:
         """Run SPARQL on Oxigraph's engine; params bind ?NAME to an IRI or a literal."""
-        bindings = {ox.Variable(k): _parse_binding(v) for k, v in (params or {}).items()}
+        try:
+            bindings = {ox.Variable(k): _parse_binding(v) for k, v in (params or {}).items()}
+        except ValueError as e:
+            raise QueryError(f"a parameter is not a valid IRI ({e}). Write <iri>, prefix:name or \"text\"") from None
         try:
             result = self._store.query(sparql, prefixes=PREFIXES, substitutions=bindings,
                                        use_default_graph_as_union=union)
         except SyntaxError as e:
             raise QueryError(describe_syntax_error(sparql, e)) from None
+        except RuntimeError as e:
+            if "SELECT projection" in str(e):
+                names = ", ".join(f"?{k}" for k in params or {})
+                raise QueryError(f"a bound parameter ({names}) must be a variable the query selects. "
+                                 "Add it to SELECT, or use SELECT *") from None
+            raise QueryError(f"the query failed: {e}") from None
         except (OSError, ValueError) as e:
             raise QueryError(f"the query failed: {e}") from None
         if isinstance(result, ox.QuerySolutions):
@@ -109,6 +118,9 @@ class Store:
         if result.kind != "select":
             raise QueryError("expected a SELECT query")
         return result.rows()
+
+    def is_empty(self) -> bool:
+        return not self._store.query("ASK { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }")
 
     def count(self) -> int:
         return len(self._store)
