@@ -250,6 +250,52 @@ def trace(ctx: click.Context, ref: str | None, source_ref: str | None, fmt: str,
 
 
 @cli.command()
+@click.option("--source", "source_ref", metavar="ID", default=None,
+              help="The analysis to audit [default: the only analysis in the store].")
+@click.option("-f", "--format", "fmt", type=click.Choice(["tree", "json"]), default="tree", show_default=True,
+              help="A readable tree, or JSON with stable keys (see README).")
+@click.option("--strict", is_flag=True, help="Exit 3 when any claim has a finding (for pipelines).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the audit as an interactive HTML view (claims coloured by verdict).")
+@click.pass_context
+def audit(ctx: click.Context, source_ref: str | None, fmt: str, strict: bool, html_path: Path | None) -> None:
+    """Give every claim of an analysis a verdict, with the evidence that leads to it.
+
+    Verdicts come from a closed scheme (kg:VerdictScheme in ontology/kg.ttl) and are computed from
+    the graph. They are written into the store's audit graph, so SPARQL can query them.
+
+    \b
+    Example:
+        kg audit
+        kg audit --source buildloop-analysis-post -f json --strict
+    """
+    import datetime as dt
+    import json
+
+    from kg.auditing import audit as run_audit
+    from kg.auditing import audit_graph_iri, audit_nquads
+    from kg.store import build_lock, replace_graph
+    from kg.tree import render_audit
+
+    store_path: Path = ctx.obj["store"]
+    store = _store(ctx)
+    report = run_audit(store, source_ref, traces=fmt == "json")
+    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n" if fmt == "json" else render_audit(report)
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    del store  # release the read-only handle before writing
+    with build_lock(store_path):
+        replace_graph(store_path, audit_graph_iri(report), audit_nquads(report, when=when))
+    if html_path is not None:
+        from kg.trace_view import write_audit_view
+
+        write_audit_view(_store(ctx), report, html_path)
+        click.echo(f"Wrote {html_path}", err=True)
+    _write(text)
+    if strict and report["summary"]["with_findings"]:
+        ctx.exit(ExitCode.CHECK_FAILED)
+
+
+@cli.command()
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "nl"]),
               default="table", show_default=True, help="Output format.")
 @click.pass_context

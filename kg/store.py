@@ -189,3 +189,17 @@ def build_lock(store_path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def replace_graph(path: Path, graph: str, nquads: str) -> None:
+    """Replace one named graph of the on-disk store in a single atomic update."""
+    try:
+        store = ox.Store(str(path))
+        data = ox.Dataset(ox.parse(nquads.encode("utf-8"), format=ox.RdfFormat.N_QUADS))
+        target = ox.NamedNode(graph)
+        body = " ".join(f"{q.subject} {q.predicate} {q.object} ." for q in data)
+        store.update(f"DROP SILENT GRAPH {target} ; INSERT DATA {{ GRAPH {target} {{ {body} }} }}")
+        store.flush()
+        del store
+    except (OSError, SyntaxError, ValueError) as e:
+        raise StoreError(f"cannot write graph {graph} into {path}: {e}. The store was left as it was") from e

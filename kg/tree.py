@@ -97,3 +97,29 @@ def render_trace(tree: Node) -> str:
         for s in tree["supports"]
     ] or [(["supports no claim"], [])]
     return "\n".join(render((source_lines(src), items))) + "\n"
+
+
+def render_audit(report: Node) -> str:
+    """Summary line first, then each claim with its verdicts and the evidence for each."""
+    out = [report["summary_line"], ""]
+    for c in report["claims"]:
+        verdicts: list[Branch] = []
+        for v in c["verdicts"]:
+            evidence: list[Branch] = []
+            for e in v["evidence"]:
+                bits = [e["kind"], e["id"]]
+                if e.get("outlet"):
+                    bits.append(f"({e['outlet']})")
+                if e.get("text"):
+                    bits.append(f"\u201c{e['text']}\u201d")
+                if e.get("date"):
+                    bits.append(e["date"])
+                if e.get("own_page"):
+                    bits.append("[own page]")
+                evidence.append(([" ".join(bits)], []))
+            verdicts.append(([f"{v['label']}: {v['explanation']}"], evidence))
+        head = [f"claim {c['id']} [{c['kind']}] \u2014 {c['independent_outlets']} independent outlet(s)",
+                f"  \u201c{c['text']}\u201d"]
+        out += render((head, verdicts))
+        out.append("")
+    return "\n".join(out)
