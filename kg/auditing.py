@@ -237,9 +237,10 @@ def judge_claim(g: Graph, claim: str, quotes: list[dict[str, Any]], cited: set[s
     for c in mine:
         for outlet, docs in supporting_outlets(support_graph, c.key, exclude_docs=analysis_docs).items():
             outlets.setdefault(outlet, set()).update(docs)
-    for q in quotes:
-        if q["match"] in ("exact", "trimmed") and q["candDoc"] in g.docs:
-            outlets.setdefault(str(g.docs[q["candDoc"]]["publisher"]), set()).add(q["candDoc"])
+    for q in quotes:  # a quoted source supports the claim only if it is not older than what it describes
+        doc = g.docs.get(q["candDoc"] or "")
+        if q["match"] in ("exact", "trimmed") and doc and not any(_later(d, doc["published"]) for _, d in events):
+            outlets.setdefault(str(doc["publisher"]), set()).add(str(q["candDoc"]))
     for c in mine:
         if c.clause is None:
             continue
