@@ -22,6 +22,8 @@ _API = {
     "list_queries": "kg.queries",
     "run_named": "kg.api",
     "open_store": "kg.api",
+    "query": "kg.api",
+    "trace_source": "kg.tracing",
 }
 __all__ = sorted(_API)
 

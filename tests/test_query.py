@@ -59,7 +59,7 @@ def test_quote_origins_match_the_dossier(runner: CliRunner, bundled_store: Path)
 def test_changes_on_27_april_2026_show_before_and_after(runner: CliRunner, bundled_store: Path) -> None:
     changes = {r["clause"]: r for r in rows(runner, bundled_store, "changes-2026-04-27")}
     assert changes["Right of first refusal"]["before"] == "ended"
-    assert changes["Right of first refusal"]["beforeVersion"] == "Definitive agreement"
+    assert changes["Right of first refusal"]["beforeVersion"] == "Definitive agreement of October 2025"
     assert changes["Right of first refusal"]["after"] == "in force"
     assert changes["Right of first refusal"]["who"] == "Buildloop"
     assert changes["AGI clause"]["after"] == "ended"
@@ -80,8 +80,8 @@ def test_disagreements_find_the_revenue_share(runner: CliRunner, bundled_store: 
 
 def test_single_outlet_and_secondary_quotes(runner: CliRunner, bundled_store: Path) -> None:
     single = rows(runner, bundled_store, "single-outlet")
-    assert {"clause": "Right of first refusal", "version": "Amended partnership announced in simultaneous "
-            "company blog posts", "status": "in force", "outlet": "Buildloop"} in single
+    assert {"clause": "Right of first refusal", "version": "Amendment of 27 April 2026",
+            "status": "in force", "outlet": "Buildloop"} in single
     secondary = rows(runner, bundled_store, "secondary-quotes")
     assert secondary and all(r["copyKind"] != "own page" for r in secondary)
     assert "Constellation Research" not in {r["outlet"] for r in secondary}
