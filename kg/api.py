@@ -1,8 +1,11 @@
 """The Python API in one place: open the store, run named or ad-hoc queries, trace, audit.
 
->>> from kg.api import open_store, run_named          # doctest: +SKIP
->>> store = open_store(".kg/store")                   # doctest: +SKIP
->>> run_named(store, "quote-origins").dicts()[0]      # doctest: +SKIP
+Example (after `kg build`)::
+
+    from kg.api import open_store, run_named, trace
+    store = open_store(".kg/store")
+    run_named(store, "quote-origins").dicts()[0]
+    trace(store, "buildloop-analysis-post/q5")["quote"]["origin"]["dropped"]
 """
 
 from __future__ import annotations

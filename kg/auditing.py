@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kg.errors import NotFoundError
+from kg.matching import bare
 from kg.model import Result
 from kg.prefixes import BASE
 
@@ -189,11 +190,6 @@ def _doc_ev(g: Graph, doc: str) -> dict[str, Any]:
     return _ev("source", doc, None, d.get("published"), outlet=d.get("name"), own_page=d.get("own", False))
 
 
-def _bare(text: str) -> str:
-    """Dropped text without the quotation marks and end punctuation around it."""
-    return text.strip(" \"'\u201c\u201d\u2018\u2019.,;")
-
-
 def _later(date_a: str | None, date_b: str | None) -> bool:
     return bool(date_a and date_b and date_a > date_b)
 
@@ -219,7 +215,7 @@ def judge_claim(g: Graph, claim: str, quotes: list[dict[str, Any]], cited: set[s
         if q["dropped_qualifiers"]:
             findings.append(Finding(
                 "qualifier-dropped",
-                f"quote {short(q['quote'])} drops the condition \u201c{_bare(q['dropped_qualifiers'][0])}\u201d "
+                f"quote {short(q['quote'])} drops the condition \u201c{bare(q['dropped_qualifiers'][0])}\u201d "
                 f"that {g.docs[doc]['name']} states",
                 [_ev("quote", q["quote"], q["qtext"]), _ev("quote", q["candidate"], None, match=q["match"]),
                  _doc_ev(g, doc)]))

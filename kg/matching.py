@@ -93,6 +93,15 @@ def _original(text: str, index: list[int], start: int, end: int) -> str:
     return text[index[start]:stop]
 
 
+def bare(dropped: str) -> str:
+    """Dropped text without the quotation marks and punctuation around it, for display.
+
+    >>> bare('"unless it rains."')
+    'unless it rains'
+    """
+    return dropped.strip(QUOTE_CHARS + EDGE + " ")
+
+
 def is_qualifier(dropped: str) -> bool:
     words = dropped.strip(QUOTE_CHARS + EDGE + ELLIPSIS + " ").casefold()
     return words.startswith(QUALIFIERS)

@@ -249,7 +249,7 @@ SELECT DISTINCT * WHERE {
   } UNION {
     ?m kg:candidate ?via ; kg:matchedQuote ?matched ; kg:matchKind/skos:notation ?kind .
     ?claim prov:wasDerivedFrom ?matched .
-    BIND(CONCAT("supports (through a ", ?kind, " match of a quote)") AS ?role)
+    BIND(CONCAT("supports (through ", IF(?kind = "exact", "an", "a"), " ", ?kind, " match of a quote)") AS ?role)
   }
   ?claim a schema:Claim .
 } ORDER BY ?claim ?role

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kg.matching import is_qualifier
+from kg.matching import bare, is_qualifier
 
 Node = dict[str, Any]
 Branch = tuple[list[str], list["Branch"]]
@@ -56,7 +56,7 @@ def quote_branch(q: Node, role: str | None = None, *, within: str | None = None)
             o_lines = [f"origin: {origin['kind']} match (score {origin['score']})"]
             for dropped in origin.get("dropped", []):
                 label = "dropped qualifier" if is_qualifier(dropped) else "dropped"
-                o_lines.append(f"  {label}: \u201c{dropped}\u201d")
+                o_lines.append(f"  {label}: \u201c{bare(dropped)}\u201d")
             children.append((o_lines, [quote_branch(origin["quote"])] if origin.get("quote") else []))
     return lines, children
 

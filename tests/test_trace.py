@@ -43,8 +43,8 @@ def test_each_post_quote_reaches_the_outlet_the_dossier_establishes(
 def test_trimmed_quote_shows_the_dropped_condition(runner: CliRunner, bundled_store: Path) -> None:
     result = runner.invoke(cli, ["--store", str(bundled_store), "trace", "buildloop-analysis-post/q5"])
     assert result.exit_code == 0
-    assert ("dropped qualifier: \u201c\"unless Microsoft cannot and chooses not to support the necessary "
-            "capabilities.\"\u201d") in result.stdout
+    assert ("dropped qualifier: \u201cunless Microsoft cannot and chooses not to support the necessary "
+            "capabilities\u201d") in result.stdout
     assert "finstreetnews.com" in result.stdout and "(secondary)" in result.stdout
 
 
