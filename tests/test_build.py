@@ -23,7 +23,9 @@ def test_two_builds_give_byte_identical_dumps(tmp_path: Path) -> None:
 
 def test_dump_equals_store_and_has_no_blank_nodes(bundled_store: Path) -> None:
     dump = (bundled_store.parent / "dataset.nq").read_text(encoding="utf-8")
-    assert Store(bundled_store).nquads() == dump
+    audit_graph = "<https://example.org/kg/id/graph/audit/"  # kg audit adds findings after the build
+    stored = "".join(q for q in Store(bundled_store).nquads().splitlines(keepends=True) if audit_graph not in q)
+    assert stored == dump
     assert not re.search(r"(^|\s)_:", dump)
 
 
