@@ -65,8 +65,9 @@ def corroboration(assertions: list[Assertion], labels: dict[str, str], *, exclud
     return Rows(["content", "outlets", "who"], rows)  # type: ignore[arg-type]
 
 
-def central_nodes(edges: Iterable[tuple[str, str]], labels: dict[str, str], kinds: dict[str, str],
-                  *, top: int = 10) -> Rows:
+def central_nodes(
+    edges: Iterable[tuple[str, str]], labels: dict[str, str], kinds: dict[str, str], *, top: int = 10
+) -> Rows:
     """Organizations and clauses ranked by degree centrality in the claims graph."""
     g = nx.Graph()
     g.add_edges_from(edges)
@@ -75,5 +76,6 @@ def central_nodes(edges: Iterable[tuple[str, str]], labels: dict[str, str], kind
     ranking = nx.degree_centrality(g)
     chosen = [n for n in g.nodes if kinds.get(n) in ("organization", "clause")]
     chosen.sort(key=lambda n: (-ranking[n], labels.get(n, n)))
-    return Rows(["node", "kind", "centrality"],
-                [[labels.get(n, n), kinds[n], f"{ranking[n]:.3f}"] for n in chosen[:top]])
+    return Rows(
+        ["node", "kind", "centrality"], [[labels.get(n, n), kinds[n], f"{ranking[n]:.3f}"] for n in chosen[:top]]
+    )

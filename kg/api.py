@@ -11,7 +11,6 @@ Example (after `kg build`)::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from kg.auditing import audit
 from kg.model import Result, Rows
@@ -35,5 +34,3 @@ def query(store: Store, sparql: str, **params: str) -> Result:
 def run_named(store: Store, name: str, **params: str) -> Rows:
     """Run a named query from `kg query --list` and return its rows."""
     return store.select(load(name), params=params)
-
-

@@ -25,8 +25,15 @@ from kg.model import Result
 from kg.prefixes import BASE
 
 ID = BASE + "id/"
-PROBLEMS = ("qualifier-dropped", "older-than-event", "superseded", "contradicted", "unattributed",
-            "single-sourced", "not-in-cited-sources")
+PROBLEMS = (
+    "qualifier-dropped",
+    "older-than-event",
+    "superseded",
+    "contradicted",
+    "unattributed",
+    "single-sourced",
+    "not-in-cited-sources",
+)
 SUPPORT = ("supported-own-page", "supported-secondary-only")
 LABELS = {
     "supported-own-page": "supported by an own page",
@@ -127,8 +134,12 @@ class Finding:
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "label": LABELS[self.verdict], "explanation": self.explanation,
-                "evidence": self.evidence}
+        return {
+            "verdict": self.verdict,
+            "label": LABELS[self.verdict],
+            "explanation": self.explanation,
+            "evidence": self.evidence,
+        }
 
 
 @dataclass
@@ -155,12 +166,26 @@ def read_graph(store: Queryable) -> Graph:
         if r.get("topic"):
             c = Content(f"topic:{r['topic']}", None, None, None, None, None, str(r["topic"]))
         else:
-            c = Content(f"clause:{r['clause']}|{r['event']}|{r['status']}", str(r["clause"]), str(r["event"]),
-                        r.get("date"), str(r["status"]), r.get("condition"), None)
+            c = Content(
+                f"clause:{r['clause']}|{r['event']}|{r['status']}",
+                str(r["clause"]),
+                str(r["event"]),
+                r.get("date"),
+                str(r["status"]),
+                r.get("condition"),
+                None,
+            )
         contents.setdefault(claim, []).append(c)
-    docs = {str(r["doc"]): {"publisher": r["publisher"], "name": r["name"], "published": r.get("published"),
-                            "own": r["own"] == "true", "analysis": r["analysis"] == "true"}
-            for r in _rows(store, DOCUMENTS)}
+    docs = {
+        str(r["doc"]): {
+            "publisher": r["publisher"],
+            "name": r["name"],
+            "published": r.get("published"),
+            "own": r["own"] == "true",
+            "analysis": r["analysis"] == "true",
+        }
+        for r in _rows(store, DOCUMENTS)
+    }
     parts: dict[str, set[str]] = {}
     for r in _rows(store, PARTS):
         parts.setdefault(str(r["whole"]), set()).add(str(r["part"]))
@@ -194,8 +219,9 @@ def _later(date_a: str | None, date_b: str | None) -> bool:
     return bool(date_a and date_b and date_a > date_b)
 
 
-def judge_claim(g: Graph, claim: str, quotes: list[dict[str, Any]], cited: set[str],
-                support_graph: Any) -> tuple[list[Finding], list[str]]:
+def judge_claim(
+    g: Graph, claim: str, quotes: list[dict[str, Any]], cited: set[str], support_graph: Any
+) -> tuple[list[Finding], list[str]]:
     """The findings for one claim of the analysis, and the outlets that support it."""
     from kg.analytics import supporting_outlets
 
@@ -208,26 +234,43 @@ def judge_claim(g: Graph, claim: str, quotes: list[dict[str, Any]], cited: set[s
     events = [(c.event, c.date) for c in mine if c.event]
     for q in quotes:
         if q["match"] in (None, "none"):
-            findings.append(Finding("unattributed", f"quote {short(q['quote'])} matches no recorded source",
-                                    [_ev("quote", q["quote"], q["qtext"])]))
+            findings.append(
+                Finding(
+                    "unattributed",
+                    f"quote {short(q['quote'])} matches no recorded source",
+                    [_ev("quote", q["quote"], q["qtext"])],
+                )
+            )
             continue
         doc = q["candDoc"]
         if q["dropped_qualifiers"]:
-            findings.append(Finding(
-                "qualifier-dropped",
-                f"quote {short(q['quote'])} drops the condition \u201c{bare(q['dropped_qualifiers'][0])}\u201d "
-                f"that {g.docs[doc]['name']} states",
-                [_ev("quote", q["quote"], q["qtext"]), _ev("quote", q["candidate"], None, match=q["match"]),
-                 _doc_ev(g, doc)]))
+            findings.append(
+                Finding(
+                    "qualifier-dropped",
+                    f"quote {short(q['quote'])} drops the condition \u201c{bare(q['dropped_qualifiers'][0])}\u201d "
+                    f"that {g.docs[doc]['name']} states",
+                    [
+                        _ev("quote", q["quote"], q["qtext"]),
+                        _ev("quote", q["candidate"], None, match=q["match"]),
+                        _doc_ev(g, doc),
+                    ],
+                )
+            )
         published = g.docs.get(doc, {}).get("published")
         for event, date in events:
             if _later(date, published):
-                findings.append(Finding(
-                    "older-than-event",
-                    f"quote {short(q['quote'])} matches ({q['match']}) {g.docs[doc]['name']} of {published}, "
-                    f"older than the event it is used for ({g.labels.get(str(event), event)}, {date})",
-                    [_ev("quote", q["quote"], q["qtext"]), _doc_ev(g, doc),
-                     _ev("event", str(event), g.labels.get(str(event)), date)]))
+                findings.append(
+                    Finding(
+                        "older-than-event",
+                        f"quote {short(q['quote'])} matches ({q['match']}) {g.docs[doc]['name']} of {published}, "
+                        f"older than the event it is used for ({g.labels.get(str(event), event)}, {date})",
+                        [
+                            _ev("quote", q["quote"], q["qtext"]),
+                            _doc_ev(g, doc),
+                            _ev("event", str(event), g.labels.get(str(event)), date),
+                        ],
+                    )
+                )
     # Content: support, contradiction, supersession, missing conditions.
     outlets: dict[str, set[str]] = {}
     for c in mine:
@@ -251,15 +294,26 @@ def judge_claim(g: Graph, claim: str, quotes: list[dict[str, Any]], cited: set[s
         else:
             own = [d for d in support_docs if g.docs[d]["own"]]
             verdict = "supported-own-page" if own else "supported-secondary-only"
-            findings.append(Finding(verdict, f"supported by {len(outlets)} independent outlet(s): {', '.join(names)}",
-                                    [_doc_ev(g, d) for d in support_docs]))
+            findings.append(
+                Finding(
+                    verdict,
+                    f"supported by {len(outlets)} independent outlet(s): {', '.join(names)}",
+                    [_doc_ev(g, d) for d in support_docs],
+                )
+            )
             if len(outlets) == 1:
-                findings.append(Finding("single-sourced", f"only {names[0]} supports it",
-                                        [_doc_ev(g, d) for d in support_docs]))
+                findings.append(
+                    Finding("single-sourced", f"only {names[0]} supports it", [_doc_ev(g, d) for d in support_docs])
+                )
             if cited and not (set(support_docs) & cited):
-                findings.append(Finding("not-in-cited-sources",
-                                        f"none of the {len(cited)} sources the analysis cites supports it; "
-                                        f"only {', '.join(names)} does", [_doc_ev(g, d) for d in support_docs]))
+                findings.append(
+                    Finding(
+                        "not-in-cited-sources",
+                        f"none of the {len(cited)} sources the analysis cites supports it; "
+                        f"only {', '.join(names)} does",
+                        [_doc_ev(g, d) for d in support_docs],
+                    )
+                )
     return findings, names
 
 
@@ -269,8 +323,11 @@ def _others(g: Graph, analysis_docs: set[str]) -> list[tuple[str, Content]]:
 
 def _contradictions(g: Graph, claim: str, c: Content, analysis_docs: set[str], support: int) -> list[Finding]:
     scope = {c.clause} | g.parts.get(str(c.clause), set())
-    against = [(cl, o) for cl, o in _others(g, analysis_docs)
-               if o.clause in scope and o.event == c.event and o.status != c.status]
+    against = [
+        (cl, o)
+        for cl, o in _others(g, analysis_docs)
+        if o.clause in scope and o.event == c.event and o.status != c.status
+    ]
     if not against:
         return []
     primary = [cl for cl, _ in against if g.claim_kind[cl] == "company-statement"]
@@ -281,44 +338,81 @@ def _contradictions(g: Graph, claim: str, c: Content, analysis_docs: set[str], s
     who = "the companies' own statement" if primary else f"{len(outlets)} outlet(s)"
     label = g.labels.get(str(c.clause), c.clause)
     detail = "; ".join(sorted({f"{g.labels.get(str(o.clause), o.clause)} is {o.status}" for _, o in against}))
-    return [Finding("contradicted",
-                    f"{label} is {c.status} here, but {who} say{'s' if primary else ''} "
-                    f"{'in part ' if part else ''}otherwise: {detail}",
-                    [_ev("claim", cl, None, g.docs[g.claim_doc[cl]].get("published"),
-                         outlet=g.docs[g.claim_doc[cl]]["name"], claim_kind=g.claim_kind[cl]) for cl, _ in against])]
+    return [
+        Finding(
+            "contradicted",
+            f"{label} is {c.status} here, but {who} say{'s' if primary else ''} "
+            f"{'in part ' if part else ''}otherwise: {detail}",
+            [
+                _ev(
+                    "claim",
+                    cl,
+                    None,
+                    g.docs[g.claim_doc[cl]].get("published"),
+                    outlet=g.docs[g.claim_doc[cl]]["name"],
+                    claim_kind=g.claim_kind[cl],
+                )
+                for cl, _ in against
+            ],
+        )
+    ]
 
 
 def _supersession(g: Graph, c: Content, analysis_docs: set[str]) -> list[Finding]:
-    earlier = [(cl, o) for cl, o in _others(g, analysis_docs)
-               if o.clause == c.clause and o.date and c.date and o.date < c.date]
+    earlier = [
+        (cl, o) for cl, o in _others(g, analysis_docs) if o.clause == c.clause and o.date and c.date and o.date < c.date
+    ]
     if not earlier:
         return []
     latest = max(o.date for _, o in earlier if o.date)
     last = [(cl, o) for cl, o in earlier if o.date == latest]
-    if all(o.status == c.status for _, o in last) or any(o.event == c.event for _, o in _others(g, analysis_docs)
-                                                         if o.clause == c.clause):
+    if all(o.status == c.status for _, o in last) or any(
+        o.event == c.event for _, o in _others(g, analysis_docs) if o.clause == c.clause
+    ):
         return []
     o = last[0][1]
-    return [Finding("superseded",
-                    f"the last recorded change before {c.date} ({g.labels.get(str(o.event), o.event)}, {o.date}) "
-                    f"made {g.labels.get(str(c.clause), c.clause)} {o.status}, not {c.status}",
-                    [_ev("claim", cl, None, x.date, outlet=g.docs[g.claim_doc[cl]]["name"], claim_kind=g.claim_kind[cl])
-                     for cl, x in last] + [_ev("event", str(o.event), g.labels.get(str(o.event)), o.date)])]
+    return [
+        Finding(
+            "superseded",
+            f"the last recorded change before {c.date} ({g.labels.get(str(o.event), o.event)}, {o.date}) "
+            f"made {g.labels.get(str(c.clause), c.clause)} {o.status}, not {c.status}",
+            [
+                _ev("claim", cl, None, x.date, outlet=g.docs[g.claim_doc[cl]]["name"], claim_kind=g.claim_kind[cl])
+                for cl, x in last
+            ]
+            + [_ev("event", str(o.event), g.labels.get(str(o.event)), o.date)],
+        )
+    ]
 
 
 def _missing_condition(g: Graph, claim: str, c: Content, analysis_docs: set[str]) -> list[Finding]:
     if c.condition:
         return []
-    stated = [(cl, o) for cl, o in _others(g, analysis_docs)
-              if o.clause == c.clause and o.event == c.event and o.status == c.status and o.condition]
+    stated = [
+        (cl, o)
+        for cl, o in _others(g, analysis_docs)
+        if o.clause == c.clause and o.event == c.event and o.status == c.status and o.condition
+    ]
     if not stated:
         return []
     condition = stated[0][1].condition
-    return [Finding("qualifier-dropped",
-                    f"{g.labels.get(str(c.clause), c.clause)} is stated without the condition "
-                    f"\u201c{condition}\u201d that {len({g.claim_outlet[cl] for cl, _ in stated})} source(s) give",
-                    [_ev("claim", cl, o.condition, g.docs[g.claim_doc[cl]].get("published"),
-                         outlet=g.docs[g.claim_doc[cl]]["name"]) for cl, o in stated])]
+    return [
+        Finding(
+            "qualifier-dropped",
+            f"{g.labels.get(str(c.clause), c.clause)} is stated without the condition "
+            f"\u201c{condition}\u201d that {len({g.claim_outlet[cl] for cl, _ in stated})} source(s) give",
+            [
+                _ev(
+                    "claim",
+                    cl,
+                    o.condition,
+                    g.docs[g.claim_doc[cl]].get("published"),
+                    outlet=g.docs[g.claim_doc[cl]]["name"],
+                )
+                for cl, o in stated
+            ],
+        )
+    ]
 
 
 def summarize(claims: list[dict[str, Any]]) -> dict[str, int]:
@@ -335,8 +429,10 @@ def summarize(claims: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def summary_line(s: dict[str, int]) -> str:
-    return (f"{s['claims']} claims: {s['supported']} supported, {s['with_findings']} with findings, "
-            f"{s['not_checkable']} not checkable")
+    return (
+        f"{s['claims']} claims: {s['supported']} supported, {s['with_findings']} with findings, "
+        f"{s['not_checkable']} not checkable"
+    )
 
 
 def audit(store: Queryable, source: str | None = None, *, traces: bool = True) -> dict[str, Any]:
@@ -348,7 +444,8 @@ def audit(store: Queryable, source: str | None = None, *, traces: bool = True) -
     analysis = find_analysis(store, source)
     g = read_graph(store)
     support_graph = claim_graph(
-        Assertion(cl, g.claim_doc[cl], g.claim_outlet[cl], c.key) for cl, cs in g.contents.items() for c in cs)
+        Assertion(cl, g.claim_doc[cl], g.claim_outlet[cl], c.key) for cl, cs in g.contents.items() for c in cs
+    )
     qualifiers: dict[str, list[str]] = {}
     for r in _rows(store, DROPPED, analysis=analysis):
         if r["qualifier"] == "true":
@@ -362,16 +459,26 @@ def audit(store: Queryable, source: str | None = None, *, traces: bool = True) -
     claims = []
     for claim_iri, entry in by_claim.items():
         findings, outlets = judge_claim(g, claim_iri, entry["quotes"], cited, support_graph)
-        claims.append({
-            "id": short(claim_iri), "iri": claim_iri, "text": entry["text"], "kind": entry["kind"],
-            "independent_outlets": len(outlets), "supporting_outlets": outlets,
-            "verdicts": [f.as_dict() for f in findings],
-            "trace": trace_claim(store, claim_iri) if traces else None,
-        })
+        claims.append(
+            {
+                "id": short(claim_iri),
+                "iri": claim_iri,
+                "text": entry["text"],
+                "kind": entry["kind"],
+                "independent_outlets": len(outlets),
+                "supporting_outlets": outlets,
+                "verdicts": [f.as_dict() for f in findings],
+                "trace": trace_claim(store, claim_iri) if traces else None,
+            }
+        )
     claims.sort(key=lambda c: c["id"])
     summary = summarize(claims)
-    return {"analysis": trace_source(store, analysis), "summary": summary, "summary_line": summary_line(summary),
-            "claims": claims}
+    return {
+        "analysis": trace_source(store, analysis),
+        "summary": summary,
+        "summary_line": summary_line(summary),
+        "claims": claims,
+    }
 
 
 def verdict_terms() -> dict[str, Any]:
@@ -379,10 +486,15 @@ def verdict_terms() -> dict[str, Any]:
     from kg.vocab import KG
 
     return {
-        "supported-own-page": KG.SupportedOwnPage, "supported-secondary-only": KG.SupportedSecondaryOnly,
-        "qualifier-dropped": KG.QualifierDropped, "older-than-event": KG.OlderThanEvent,
-        "superseded": KG.Superseded, "contradicted": KG.Contradicted, "unattributed": KG.Unattributed,
-        "single-sourced": KG.SingleSourced, "not-in-cited-sources": KG.NotInCitedSources,
+        "supported-own-page": KG.SupportedOwnPage,
+        "supported-secondary-only": KG.SupportedSecondaryOnly,
+        "qualifier-dropped": KG.QualifierDropped,
+        "older-than-event": KG.OlderThanEvent,
+        "superseded": KG.Superseded,
+        "contradicted": KG.Contradicted,
+        "unattributed": KG.Unattributed,
+        "single-sourced": KG.SingleSourced,
+        "not-in-cited-sources": KG.NotInCitedSources,
         "not-checkable": KG.NotCheckable,
     }
 
@@ -402,18 +514,27 @@ def audit_nquads(report: dict[str, Any], *, when: str) -> str:
     g, run = URIRef(audit_graph_iri(report)), mint("audit", analysis_id)
     stamp = Literal(when, datatype=XSD.dateTime)
     verdicts = verdict_terms()
-    quads = [(run, RDF.type, KG.Audit, g), (run, RDF.type, PROV.Activity, g),
-             (run, PROV.used, URIRef(report["analysis"]["iri"]), g), (run, PROV.endedAtTime, stamp, g),
-             (run, PROV.wasAssociatedWith, TOOL, g)]
+    quads = [
+        (run, RDF.type, KG.Audit, g),
+        (run, RDF.type, PROV.Activity, g),
+        (run, PROV.used, URIRef(report["analysis"]["iri"]), g),
+        (run, PROV.endedAtTime, stamp, g),
+        (run, PROV.wasAssociatedWith, TOOL, g),
+    ]
     for c in report["claims"]:
         claim = URIRef(c["iri"])
         quads.append((claim, KG.independentOutlets, Literal(str(c["independent_outlets"]), datatype=XSD.integer), g))
         local = c["id"].split("/", 1)[1]
         for i, v in enumerate(c["verdicts"], 1):
             f = mint("finding", analysis_id, local, f"{i}-{v['verdict']}")
-            quads += [(f, RDF.type, KG.Finding, g), (f, RDF.type, PROV.Entity, g), (f, KG.findingFor, claim, g),
-                      (f, KG.verdict, verdicts[v["verdict"]], g),
-                      (f, KG.explanation, Literal(v["explanation"]), g),
-                      (f, PROV.wasGeneratedBy, run, g), (f, PROV.generatedAtTime, stamp, g)]
+            quads += [
+                (f, RDF.type, KG.Finding, g),
+                (f, RDF.type, PROV.Entity, g),
+                (f, KG.findingFor, claim, g),
+                (f, KG.verdict, verdicts[v["verdict"]], g),
+                (f, KG.explanation, Literal(v["explanation"]), g),
+                (f, PROV.wasGeneratedBy, run, g),
+                (f, PROV.generatedAtTime, stamp, g),
+            ]
             quads += [(f, PROV.wasDerivedFrom, URIRef(e["iri"]), g) for e in v["evidence"]]
     return nquads(quads)

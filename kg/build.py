@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 
 from rdflib import Literal, URIRef
 
@@ -44,15 +45,29 @@ ONTOLOGY = mint("graph", "ontology")
 TOOL = mint("agent", "kg-build")
 
 STATUS = {"exclusive": KG.Exclusive, "non-exclusive": KG.NonExclusive, "in-force": KG.InForce, "ended": KG.Ended}
-CLAIM_KIND = {"reported-fact": KG.ReportedFact, "company-statement": KG.CompanyStatement,
-              "analysis": KG.Analysis, "opinion": KG.Opinion}
-COPY_KIND = {"own-page": KG.OwnPage, "same-publisher": KG.SamePublisher,
-             "secondary": KG.SecondaryCopy, "reference": KG.DocumentReference}
+CLAIM_KIND = {
+    "reported-fact": KG.ReportedFact,
+    "company-statement": KG.CompanyStatement,
+    "analysis": KG.Analysis,
+    "opinion": KG.Opinion,
+}
+COPY_KIND = {
+    "own-page": KG.OwnPage,
+    "same-publisher": KG.SamePublisher,
+    "secondary": KG.SecondaryCopy,
+    "reference": KG.DocumentReference,
+}
 MATCH_KIND = {"exact": KG.ExactMatch, "trimmed": KG.TrimmedMatch, "partial": KG.PartialMatch, "none": KG.NoMatch}
-DOC_CLASSES = {"news-article": (SCHEMA.NewsArticle,), "company-announcement": (KG.CompanyAnnouncement, SCHEMA.Article),
-               "analysis": (KG.AnalysisPost, SCHEMA.Article)}
-ORG_CLASSES = {"company": (SCHEMA.Organization,), "news-outlet": (SCHEMA.Organization, SCHEMA.NewsMediaOrganization),
-               "product": (SCHEMA.Product,)}
+DOC_CLASSES = {
+    "news-article": (SCHEMA.NewsArticle,),
+    "company-announcement": (KG.CompanyAnnouncement, SCHEMA.Article),
+    "analysis": (KG.AnalysisPost, SCHEMA.Article),
+}
+ORG_CLASSES = {
+    "company": (SCHEMA.Organization,),
+    "news-outlet": (SCHEMA.Organization, SCHEMA.NewsMediaOrganization),
+    "product": (SCHEMA.Product,),
+}
 CONTEXT_CHARS = 32
 
 
@@ -84,8 +99,9 @@ def version_iri(clause: str, version: str) -> URIRef:
     return mint("clause-version", clause, version)
 
 
-def _evidence_quads(record_id: str, subject: URIRef, ev: dict[str, Evidence], retrieved: str | None,
-                    g: URIRef) -> Iterator[Quad]:
+def _evidence_quads(
+    record_id: str, subject: URIRef, ev: dict[str, Evidence], retrieved: str | None, g: URIRef
+) -> Iterator[Quad]:
     for key in sorted(ev):
         e, page = ev[key], mint("page", record_id, key)
         yield page, RDF.type, KG.SourceCopy, g
@@ -146,8 +162,16 @@ def document_quads(doc: Document, *, file: str) -> Iterator[Quad]:
         yield from _quote_quads(doc, q.id, q.text, q.context, q.where, q.speaker, q.seen_at, g)
 
 
-def _quote_quads(doc: Document, qid: str, exact: str, context: str | None, where: str | None,
-                 speaker: str | None, seen_at: str | None, g: URIRef) -> Iterator[Quad]:
+def _quote_quads(
+    doc: Document,
+    qid: str,
+    exact: str,
+    context: str | None,
+    where: str | None,
+    speaker: str | None,
+    seen_at: str | None,
+    g: URIRef,
+) -> Iterator[Quad]:
     q, a, anchor = quote_iri(doc.id, qid), source_iri(doc.id), mint("anchor", doc.id, qid)
     yield q, RDF.type, SCHEMA.Quotation, g
     yield q, RDF.type, PROV.Entity, g
@@ -172,9 +196,9 @@ def _quote_quads(doc: Document, qid: str, exact: str, context: str | None, where
         start = context.index(exact)
         end = start + len(exact)
         if start > 0:
-            yield tqs, OA.prefix, text(context[max(0, start - CONTEXT_CHARS):start]), g
+            yield tqs, OA.prefix, text(context[max(0, start - CONTEXT_CHARS) : start]), g
         if end < len(context):
-            yield tqs, OA.suffix, text(context[end:end + CONTEXT_CHARS]), g
+            yield tqs, OA.suffix, text(context[end : end + CONTEXT_CHARS]), g
         # Offsets are code points into the recorded passage (the quote's context), not the page.
         tps = mint("anchor", doc.id, qid, "position")
         yield anchor, OA.hasSelector, tps, g
@@ -312,7 +336,7 @@ def timeline_quads(corpus: Corpus) -> Iterator[Quad]:
                     versions.setdefault(a.clause, set()).add(a.version)
     for clause, found in sorted(versions.items()):
         ordered = sorted(found, key=lambda v: (events[v].date or "", v))
-        for before, after in zip(ordered, ordered[1:], strict=False):
+        for before, after in pairwise(ordered):
             old, new, activity = version_iri(clause, before), version_iri(clause, after), mint("event", after)
             yield new, PROV.wasRevisionOf, old, DERIVED
             yield activity, PROV.used, old, DERIVED
@@ -323,7 +347,8 @@ def passages(corpus: Corpus) -> list[Passage]:
     """Every quote (and the longer passage around it) of a non-analysis source, as match candidates."""
     return [
         Passage(d.id, q.id, text)
-        for d in corpus.documents if d.type != "analysis"
+        for d in corpus.documents
+        if d.type != "analysis"
         for q in d.quotes
         for text in ((q.text,) if q.context is None else (q.text, q.context))
     ]
@@ -341,7 +366,8 @@ def match_quotes(corpus: Corpus) -> list[QuoteMatch]:
     candidates = passages(corpus)
     return [
         QuoteMatch(d.id, q.id, match_quote(q.text, candidates))
-        for d in corpus.documents if d.type == "analysis"
+        for d in corpus.documents
+        if d.type == "analysis"
         for q in d.quotes
     ]
 
@@ -392,7 +418,7 @@ def corpus_quads(corpus: Corpus, *, files: dict[str, str]) -> Iterator[Quad]:
 
 
 def _escape(value: str) -> str:
-    return (value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r"))
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
 
 
 def nt_term(term: Term) -> str:
@@ -412,6 +438,34 @@ def nt_term(term: Term) -> str:
 
 
 def nquads(quads: Iterable[Quad]) -> str:
-    """Canonical N-Quads: one line per distinct quad, sorted, so equal input gives equal bytes."""
+    """Canonical N-Quads: one line per distinct quad, sorted, so equal input gives equal bytes.
+
+    Every quad belongs to exactly one record file, the derived graph or the ontology graph (the
+    graph IRI says which), so the dump is also the sorted merge of each part's own canonical lines:
+    that is what lets ``kg.incremental`` rewrite only the lines of the records that changed.
+    """
     lines = {f"{nt_term(s)} {nt_term(p)} {nt_term(o)} {nt_term(g)} .\n" for s, p, o, g in quads}
     return "".join(sorted(lines))
+
+
+def record_quads(record: Document | Registry | Agreement, *, file: str) -> Iterator[Quad]:
+    """The quads one record file contributes: its record graph, and one nanopublication per claim."""
+    if isinstance(record, Registry):
+        yield from registry_quads(record, file=file)
+    elif isinstance(record, Agreement):
+        yield from agreement_quads(record, file=file)
+    else:
+        yield from document_quads(record, file=file)
+        for claim in record.claims:
+            yield from claim_quads(record, claim, file=file)
+
+
+def quad_terms(line: str) -> tuple[str, str, str, str]:
+    """Subject, predicate, object and graph of one canonical N-Quads line, in N-Triples form.
+
+    >>> quad_terms('<https://a> <https://p> "x y" <https://g> .\\n')
+    ('<https://a>', '<https://p>', '"x y"', '<https://g>')
+    """
+    s, p, rest = line.split(" ", 2)
+    o, g = rest[:-3].rsplit(" ", 1)  # every line ends with " .\n"; only the object can hold spaces
+    return s, p, o, g

@@ -11,13 +11,27 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 
 QUOTE_CHARS = "\"'‘’‚‛“”„‟′″`´«»"
 DASHES = "‐‑‒–—―−"
 ELLIPSIS = "…"
 EDGE = " .,;:!?" + "'"
-QUALIFIERS = ("unless", "except", "provided", "if ", "only if", "subject to", "but ", "although",
-              "as long as", "so long as", "on condition", "pending", "until")
+QUALIFIERS = (
+    "unless",
+    "except",
+    "provided",
+    "if ",
+    "only if",
+    "subject to",
+    "but ",
+    "although",
+    "as long as",
+    "so long as",
+    "on condition",
+    "pending",
+    "until",
+)
 MIN_RUN_WORDS = 4
 MIN_BIGRAM_SHARE = 0.3
 
@@ -90,7 +104,7 @@ def _original(text: str, index: list[int], start: int, end: int) -> str:
         return ""
     last = index[end - 1]
     stop = last + (3 if text.startswith("...", last) else 1)
-    return text[index[start]:stop]
+    return text[index[start] : stop]
 
 
 def bare(dropped: str) -> str:
@@ -121,7 +135,7 @@ def _contained(quote: str, passage: Passage) -> Match | None:
             return None
         spans.append((at, at + len(frag)))
         pos = at + len(frag)
-    gaps = [(0, spans[0][0])] + [(a[1], b[0]) for a, b in zip(spans, spans[1:], strict=False)]
+    gaps = [(0, spans[0][0])] + [(a[1], b[0]) for a, b in pairwise(spans)]
     gaps.append((spans[-1][1], len(folded)))
     dropped = []
     for start, end in gaps:
@@ -158,8 +172,8 @@ def _partial(quote: str, passage: Passage) -> Match | None:
     if len(qw) < 2:
         return None
     run = _longest_run(qw, pw)
-    q_pairs = set(zip(qw, qw[1:], strict=False))
-    shared = len(q_pairs & set(zip(pw, pw[1:], strict=False))) / max(len(q_pairs), 1)
+    q_pairs = set(pairwise(qw))
+    shared = len(q_pairs & set(pairwise(pw))) / max(len(q_pairs), 1)
     if run >= MIN_RUN_WORDS or shared >= MIN_BIGRAM_SHARE:
         return Match("partial", passage, round(shared, 3))
     return None

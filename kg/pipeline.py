@@ -15,7 +15,7 @@ ONTOLOGY_DIR = Path(__file__).resolve().parent.parent / "ontology"
 Progress = Callable[[str], None]
 
 
-class ValidationFailed(KgError):
+class NonConformantError(KgError):
     """The built dataset does not conform to the shapes; nothing was replaced."""
 
     def __init__(self, violations: Rows) -> None:
@@ -36,8 +36,10 @@ class Summary:
     seconds: float
 
     def line(self) -> str:
-        return (f"Built {self.sources} sources, {self.claims} claims, {self.quotes} quotes, "
-                f"{self.triples} triples in {self.seconds:.2f}s")
+        return (
+            f"Built {self.sources} sources, {self.claims} claims, {self.quotes} quotes, "
+            f"{self.triples} triples in {self.seconds:.2f}s"
+        )
 
 
 def default_shapes() -> Path:
@@ -65,8 +67,14 @@ def make_dataset(sources_dir: Path, *, progress: Progress = lambda _m: None) -> 
     return corpus, nquads(quads)
 
 
-def build(sources_dir: Path, *, store_path: Path, dump_path: Path, shapes: Path | None = None,
-          progress: Progress = lambda _m: None) -> Summary:
+def build(
+    sources_dir: Path,
+    *,
+    store_path: Path,
+    dump_path: Path,
+    shapes: Path | None = None,
+    progress: Progress = lambda _m: None,
+) -> Summary:
     """Build the dataset from sources_dir; on any error the previous store and dump stay as they were."""
     from kg.store import build_lock, write_atomically, write_store
     from kg.validate import validate
@@ -77,7 +85,7 @@ def build(sources_dir: Path, *, store_path: Path, dump_path: Path, shapes: Path 
         progress("validating with SHACL")
         report = validate(data, shapes=shapes or default_shapes())
         if not report.conforms:
-            raise ValidationFailed(report.violations)
+            raise NonConformantError(report.violations)
         progress(f"writing {store_path}")
         write_store(store_path, data)
         write_atomically(dump_path, data)

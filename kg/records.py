@@ -71,9 +71,7 @@ def _decode(path: Path, raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise SourceError(
-            path, f"not UTF-8 (byte 0x{raw[e.start]:02x}). Save the file as UTF-8", line=line
-        ) from None
+        raise SourceError(path, f"not UTF-8 (byte 0x{raw[e.start]:02x}). Save the file as UTF-8", line=line) from None
 
 
 def _to_python(loader: _Loader, node: yaml.Node, at: Path_, lines: dict[Path_, int], path: Path) -> Any:
@@ -137,7 +135,9 @@ def _check_schema(doc: _Parsed) -> None:
         raise doc.fail(("type",), f'"type" must be one of {choices}; it is {rtype!r}. Set the record type')
     sub = {"$defs": schema["$defs"], **schema["$defs"]["document" if rtype in DOCUMENT_TYPES else rtype]}
     validator = jsonschema.Draft202012Validator(sub)
-    errors = sorted(validator.iter_errors(doc.data), key=lambda e: (doc.line(tuple(e.absolute_path)), str(e.absolute_path)))
+    errors = sorted(
+        validator.iter_errors(doc.data), key=lambda e: (doc.line(tuple(e.absolute_path)), str(e.absolute_path))
+    )
     if errors:
         first = errors[0]
         at = tuple(first.absolute_path)
@@ -159,7 +159,7 @@ def _explain(error: Any) -> str:
     if validator == "additionalProperties":
         return f"{where}: {error.message}. Remove or rename the field ({FORMAT_HELP})"
     if validator == "pattern" and "a-z0-9" in str(error.validator_value):
-        return f'{where}: {error.instance!r} is not an IRI-safe id. Use lower-case letters, digits and hyphens'
+        return f"{where}: {error.instance!r} is not an IRI-safe id. Use lower-case letters, digits and hyphens"
     if validator == "pattern" and "https?" in str(error.validator_value):
         return f"{where}: {error.instance!r} is not an http(s) URL. Write the full address"
     if validator == "pattern" and "[0-9]{4}" in str(error.validator_value):
@@ -198,9 +198,15 @@ def _evidence(doc: _Parsed) -> dict[str, Evidence]:
         if "url" not in ev and "ref" not in ev:
             raise doc.fail(at, f'evidence "{key}" has neither "url" nor "ref". Add where it was seen')
         if ev["copy"] == "reference" and "url" in ev:
-            raise doc.fail(at, f'evidence "{key}" has a url, so its copy is not "reference". Say own-page, same-publisher or secondary')
+            raise doc.fail(
+                at,
+                f'evidence "{key}" has a url, so its copy is not "reference". Say own-page, same-publisher or secondary',
+            )
         if ev["copy"] != "reference" and "url" not in ev:
-            raise doc.fail(at, f'evidence "{key}" is a {ev["copy"]} copy without a url. Add the url, or use copy: reference with ref')
+            raise doc.fail(
+                at,
+                f'evidence "{key}" is a {ev["copy"]} copy without a url. Add the url, or use copy: reference with ref',
+            )
         _check_url(doc, (*at, "url"), ev.get("url"))
         out[key] = Evidence(key, ev["copy"], ev.get("url"), ev.get("ref"), ev.get("note"))
     return out
@@ -211,8 +217,14 @@ def _seen(doc: _Parsed, at: Path_, value: dict[str, Any] | None, evidence: dict[
         return None
     _check_ref(doc, (*at, "seen_at"), value["seen_at"], evidence, "evidence entry")
     _check_date(doc, (*at, "date"), value.get("date"))
-    return Seen(value["seen_at"], value.get("text"), value.get("date"), value.get("basis"),
-                value.get("confirmed"), value.get("note"))
+    return Seen(
+        value["seen_at"],
+        value.get("text"),
+        value.get("date"),
+        value.get("basis"),
+        value.get("confirmed"),
+        value.get("note"),
+    )
 
 
 def _check_ref(doc: _Parsed, at: Path_, ref: str, known: Iterable[str], what: str) -> None:
@@ -242,15 +254,25 @@ def _document(doc: _Parsed) -> Document:
     _check_date(doc, ("retrieved",), d["retrieved"])
     _check_url(doc, ("url",), d.get("url"))
     if "url" in d and not any(e.copy == "own-page" and e.url == d["url"] for e in evidence.values()):
-        raise doc.fail(("url",), "url must be the outlet's own page as seen: add an evidence entry with this url and copy: own-page, or remove url")
+        raise doc.fail(
+            ("url",),
+            "url must be the outlet's own page as seen: add an evidence entry with this url and copy: own-page, or remove url",
+        )
     quotes = []
     for i, q in enumerate(quotes_raw):
         at: Path_ = ("quotes", i)
         if "seen_at" in q:
             _check_ref(doc, (*at, "seen_at"), q["seen_at"], evidence, "evidence entry")
         if "context" in q and q["text"] not in q["context"]:
-            raise doc.fail((*at, "text"), f'quote "{q["id"]}": text is not part of its context. Copy the exact span from the context')
-        quotes.append(Quote(q["id"], q["text"], doc.line(at), q.get("context"), q.get("where"), q.get("speaker"), q.get("seen_at")))
+            raise doc.fail(
+                (*at, "text"),
+                f'quote "{q["id"]}": text is not part of its context. Copy the exact span from the context',
+            )
+        quotes.append(
+            Quote(
+                q["id"], q["text"], doc.line(at), q.get("context"), q.get("where"), q.get("speaker"), q.get("seen_at")
+            )
+        )
     quote_ids = [q.id for q in quotes]
     section_ids = [s["id"] for s in sections_raw]
     claims = []
@@ -261,23 +283,38 @@ def _document(doc: _Parsed) -> Document:
                 _check_ref(doc, (*at, field, j), ref, quote_ids, "quote")
         if "section" in c:
             _check_ref(doc, (*at, "section"), c["section"], section_ids, "section")
-        asserts = tuple(
-            Assertion(doc.line((*at, "asserts", j)), **a) for j, a in enumerate(c.get("asserts", []))
+        asserts = tuple(Assertion(doc.line((*at, "asserts", j)), **a) for j, a in enumerate(c.get("asserts", [])))
+        claims.append(
+            Claim(
+                c["id"],
+                c["kind"],
+                c["text"],
+                doc.line(at),
+                c.get("section"),
+                asserts,
+                tuple(c.get("supported_by", [])),
+                tuple(c.get("disputed_by", [])),
+            )
         )
-        claims.append(Claim(c["id"], c["kind"], c["text"], doc.line(at), c.get("section"), asserts,
-                            tuple(c.get("supported_by", [])), tuple(c.get("disputed_by", []))))
     return Document(
-        id=d["id"], type=d["type"], path=doc.path, publisher=d["publisher"], retrieved=d["retrieved"],
+        id=d["id"],
+        type=d["type"],
+        path=doc.path,
+        publisher=d["publisher"],
+        retrieved=d["retrieved"],
         evidence=evidence,
         title=_seen(doc, ("title",), d.get("title"), evidence),
         dek=_seen(doc, ("dek",), d.get("dek"), evidence),
         url=d.get("url"),
         published=_seen(doc, ("published",), d.get("published"), evidence),
         authors=tuple(s for i, a in enumerate(d.get("authors", [])) if (s := _seen(doc, ("authors", i), a, evidence))),
-        about_event=d.get("about_event"), status=d.get("status", "found"), note=d.get("note"),
+        about_event=d.get("about_event"),
+        status=d.get("status", "found"),
+        note=d.get("note"),
         cites=tuple(d.get("cites", [])),
         sections=tuple(Section(s["id"], s["title"]) for s in sections_raw),
-        quotes=tuple(quotes), claims=tuple(claims),
+        quotes=tuple(quotes),
+        claims=tuple(claims),
         lines={k: v for k, v in ((str(at[0]), line) for at, line in doc.lines.items() if len(at) == 1)},
     )
 
@@ -291,8 +328,18 @@ def _registry(doc: _Parsed) -> Registry:
         wd = o.get("wikidata") or {}
         if wd:
             _check_ref(doc, ("organizations", i, "wikidata", "seen_at"), wd["seen_at"], evidence, "evidence entry")
-        orgs.append(Organization(o["id"], o["name"], o["kind"], doc.line(("organizations", i)), o.get("part_of"),
-                                 wd.get("qid"), wd.get("note"), wd.get("seen_at")))
+        orgs.append(
+            Organization(
+                o["id"],
+                o["name"],
+                o["kind"],
+                doc.line(("organizations", i)),
+                o.get("part_of"),
+                wd.get("qid"),
+                wd.get("note"),
+                wd.get("seen_at"),
+            )
+        )
     return Registry(doc.data["id"], doc.path, evidence, tuple(orgs))
 
 
@@ -310,11 +357,19 @@ def _agreement(doc: _Parsed) -> Agreement:
         if "seen_at" in e:
             _check_ref(doc, ("events", i, "seen_at"), e["seen_at"], evidence, "evidence entry")
         if e["kind"] == "version" and "date" not in e:
-            raise doc.fail(("events", i), f'version event "{e["id"]}" has no date. Versions are ordered by date: add it')
+            raise doc.fail(
+                ("events", i), f'version event "{e["id"]}" has no date. Versions are ordered by date: add it'
+            )
     return Agreement(
-        d["id"], doc.path, d["name"], tuple(d["parties"]), evidence,
+        d["id"],
+        doc.path,
+        d["name"],
+        tuple(d["parties"]),
+        evidence,
         tuple(Clause(c["id"], c["label"], c["description"], tuple(c.get("parts", []))) for c in d["clauses"]),
-        tuple(Event(e["id"], e["label"], e["kind"], e.get("date"), e.get("note"), e.get("seen_at")) for e in d["events"]),
+        tuple(
+            Event(e["id"], e["label"], e["kind"], e.get("date"), e.get("note"), e.get("seen_at")) for e in d["events"]
+        ),
         tuple(Topic(t["id"], t["label"]) for t in d.get("topics", [])),
     )
 
@@ -324,7 +379,10 @@ def read_record(path: Path, raw: bytes | None = None) -> Document | Registry | A
     doc = parse_yaml(path, path.read_bytes() if raw is None else raw)
     _check_schema(doc)
     if path.stem != doc.data["id"]:
-        raise doc.fail(("id",), f'the id "{doc.data["id"]}" does not match the file name. Rename the file to {doc.data["id"]}.yaml or change the id')
+        raise doc.fail(
+            ("id",),
+            f'the id "{doc.data["id"]}" does not match the file name. Rename the file to {doc.data["id"]}.yaml or change the id',
+        )
     rtype = doc.data["type"]
     if rtype in DOCUMENT_TYPES:
         return _document(doc)
@@ -353,7 +411,9 @@ def check_corpus(records: list[Document | Registry | Agreement]) -> Corpus:
     seen: dict[str, Path] = {}
     for r in records:
         if r.id in seen:
-            raise SourceError(r.path, f'duplicate record id "{r.id}" (also in {seen[r.id]}). Give each record its own id', line=1)
+            raise SourceError(
+                r.path, f'duplicate record id "{r.id}" (also in {seen[r.id]}). Give each record its own id', line=1
+            )
         seen[r.id] = r.path
     corpus = Corpus(
         documents=tuple(r for r in records if isinstance(r, Document)),
@@ -370,7 +430,9 @@ def _check_cross_references(corpus: Corpus) -> None:
     for reg in corpus.registries:
         for o in reg.organizations:
             if o.id in org_ids:
-                raise SourceError(reg.path, f'duplicate organization id "{o.id}" (also in {org_ids[o.id]}). Keep one', line=o.line)
+                raise SourceError(
+                    reg.path, f'duplicate organization id "{o.id}" (also in {org_ids[o.id]}). Keep one', line=o.line
+                )
             org_ids[o.id] = reg.path
         for o in reg.organizations:
             if o.part_of is not None:
@@ -396,7 +458,11 @@ def _check_cross_references(corpus: Corpus) -> None:
                 if a.version is not None:
                     _need(doc.path, a.line, a.version, events, "event (version)")
                     if events[a.version].kind != "version":
-                        raise SourceError(doc.path, f'"{a.version}" is a context event, not a version of the agreement. Name a version event', line=a.line)
+                        raise SourceError(
+                            doc.path,
+                            f'"{a.version}" is a context event, not a version of the agreement. Name a version event',
+                            line=a.line,
+                        )
                 if a.holder is not None:
                     _need(doc.path, a.line, a.holder, orgs, "organization (holder)")
                 if a.topic is not None:

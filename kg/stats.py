@@ -36,20 +36,24 @@ def compact(iri: str) -> str:
     """
     for prefix, namespace in PREFIXES.items():
         if iri.startswith(namespace) and prefix != "id":
-            return f"{prefix}:{iri[len(namespace):]}"
+            return f"{prefix}:{iri[len(namespace) :]}"
     return iri
 
 
 def counts(store: Queryable) -> list[tuple[str, Rows]]:
     by_class = store.query(BY_CLASS).rows()
     by_class = Rows(by_class.columns, [[compact(c or ""), n] for c, n in by_class.values])
-    return [("By class", by_class), ("By source", store.query(BY_SOURCE).rows()),
-            ("Corroboration: independent outlets per clause status or topic", corroboration_rows(store)),
-            ("Most central organizations and clauses (degree centrality)", centrality_rows(store))]
+    return [
+        ("By class", by_class),
+        ("By source", store.query(BY_SOURCE).rows()),
+        ("Corroboration: independent outlets per clause status or topic", corroboration_rows(store)),
+        ("Most central organizations and clauses (degree centrality)", centrality_rows(store)),
+    ]
 
 
-def _content_label(labels: dict[str, str], clause: str | None, event: str | None, status: str | None,
-                   topic: str | None) -> str:
+def _content_label(
+    labels: dict[str, str], clause: str | None, event: str | None, status: str | None, topic: str | None
+) -> str:
     if topic is not None:
         return labels.get(topic, topic)
     return f"{labels.get(str(clause), clause)}: {status} ({labels.get(str(event), event)})"
@@ -61,8 +65,11 @@ def corroboration_rows(store: Queryable) -> Rows:
     from kg.auditing import read_graph
 
     g = read_graph(store)  # type: ignore[arg-type]
-    labels = {**g.labels, **{d: v["name"] for d, v in g.docs.items()},
-              **{str(v["publisher"]): v["name"] for v in g.docs.values()}}
+    labels = {
+        **g.labels,
+        **{d: v["name"] for d, v in g.docs.items()},
+        **{str(v["publisher"]): v["name"] for v in g.docs.values()},
+    }
     assertions = []
     for claim, contents in g.contents.items():
         for c in contents:

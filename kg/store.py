@@ -9,7 +9,7 @@ import contextlib
 import os
 import re
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -19,6 +19,7 @@ from kg.model import Result, Rows, Term
 from kg.prefixes import PREFIXES
 
 NQUADS_NAME = "dataset.nq"
+BUILD_ID_FILE = "kg-build-id"  # inside the store directory; RocksDB ignores files it did not make
 
 
 def _term(t: object) -> Term:
@@ -90,17 +91,20 @@ class Store:
         try:
             bindings = {ox.Variable(k): _parse_binding(v) for k, v in (params or {}).items()}
         except ValueError as e:
-            raise QueryError(f"a parameter is not a valid IRI ({e}). Write <iri>, prefix:name or \"text\"") from None
+            raise QueryError(f'a parameter is not a valid IRI ({e}). Write <iri>, prefix:name or "text"') from None
         try:
-            result = self._store.query(sparql, prefixes=PREFIXES, substitutions=bindings,
-                                       use_default_graph_as_union=union)
+            result = self._store.query(
+                sparql, prefixes=PREFIXES, substitutions=bindings, use_default_graph_as_union=union
+            )
         except SyntaxError as e:
             raise QueryError(describe_syntax_error(sparql, e)) from None
         except RuntimeError as e:
             if "SELECT projection" in str(e):
                 names = ", ".join(f"?{k}" for k in params or {})
-                raise QueryError(f"a bound parameter ({names}) must be a variable the query selects. "
-                                 "Add it to SELECT, or use SELECT *") from None
+                raise QueryError(
+                    f"a bound parameter ({names}) must be a variable the query selects. "
+                    "Add it to SELECT, or use SELECT *"
+                ) from None
             raise QueryError(f"the query failed: {e}") from None
         except (OSError, ValueError) as e:
             raise QueryError(f"the query failed: {e}") from None
@@ -139,17 +143,87 @@ def convert_graph(ntriples: str, fmt: str) -> str:
     return (out or b"").decode("utf-8")
 
 
-def write_store(path: Path, nquads: str) -> None:
+def write_store(path: Path, nquads: str, *, build_id: str | None = None) -> None:
     """Replace the store at path with one holding nquads; the old one stays until the new is ready."""
+
+    def fill(staging: Path) -> None:
+        fresh = ox.Store(str(staging))
+        try:
+            fresh.bulk_load(nquads.encode("utf-8"), ox.RdfFormat.N_QUADS)
+            fresh.flush()
+        finally:
+            del fresh  # closes RocksDB before the directory moves
+
+    _replace_store(path, fill, build_id=build_id)
+
+
+def load_store(path: Path, nquads_file: Path, *, build_id: str | None = None) -> None:
+    """Replace the store at path with one bulk-loaded from an N-Quads file (the dump of a build)."""
+
+    def fill(staging: Path) -> None:
+        fresh = ox.Store(str(staging))
+        try:
+            fresh.bulk_load(path=str(nquads_file), format=ox.RdfFormat.N_QUADS)
+            fresh.flush()
+        finally:
+            del fresh
+
+    _replace_store(path, fill, build_id=build_id)
+
+
+def update_store(
+    path: Path, *, remove: str, add: str, drop_graphs: Iterable[str], keep_graphs: Container[str], build_id: str
+) -> None:
+    """Change the store by a difference, atomically: the change is made on a copy, then swapped in.
+
+    The copy is a RocksDB checkpoint (hard links, so it costs little at any size). On the copy:
+    drop the graphs that no longer exist, remove the quads of `remove`, add those of `add` (both
+    N-Quads), and drop every named graph not in keep_graphs (such as the audit graph `kg audit`
+    adds: a full build would not have it either). Readers of the old store, and a failure at any
+    step, both see the previous store as it was.
+    """
+
+    def fill(staging: Path) -> None:
+        current = ox.Store(str(path))
+        try:
+            current.backup(str(staging))
+        finally:
+            del current
+        store = ox.Store(str(staging))
+        try:
+            for graph in drop_graphs:
+                store.remove_graph(ox.NamedNode(graph))
+            for quad in ox.parse(remove.encode("utf-8"), format=ox.RdfFormat.N_QUADS):
+                store.remove(quad)
+            store.load(add.encode("utf-8"), ox.RdfFormat.N_QUADS)
+            for name in list(store.named_graphs()):
+                if isinstance(name, ox.NamedNode) and name.value not in keep_graphs:
+                    store.remove_graph(name)
+            store.flush()
+        finally:
+            del store
+
+    _replace_store(path, fill, build_id=build_id)
+
+
+def store_build_id(path: Path) -> str | None:
+    """The id `kg build` wrote into the store it made, or None (no store, or one made otherwise)."""
+    try:
+        return (path / BUILD_ID_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+
+
+def _replace_store(path: Path, fill: Callable[[Path], None], *, build_id: str | None) -> None:
+    """Make a new store in a staging directory with fill, then swap it in for the one at path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(path.name + f".new-{os.getpid()}")
     retired = path.with_name(path.name + f".old-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        fresh = ox.Store(str(staging))
-        fresh.load(nquads.encode("utf-8"), ox.RdfFormat.N_QUADS)
-        fresh.flush()
-        del fresh  # closes RocksDB before the directory moves
+        fill(staging)
+        if build_id is not None:  # written last: a store that has the id is a complete one
+            (staging / BUILD_ID_FILE).write_text(build_id + "\n", encoding="utf-8")
         if path.exists():
             path.rename(retired)
         staging.rename(path)

@@ -69,7 +69,7 @@ def resolve(store: Queryable, ref: str) -> tuple[str, str]:
         raise NotFoundError(f"no claim or quote {ref} in the store. Run 'kg query claims' to list them")
     hits = store.query(SEARCH, params={"needle": f'"{ref}"'}).rows().dicts()
     if not hits:
-        raise NotFoundError(f'no claim or quote id or text matches "{ref}". Run \'kg query claims\' to list them')
+        raise NotFoundError(f"no claim or quote id or text matches \"{ref}\". Run 'kg query claims' to list them")
     if len(hits) > 1:
         listed = "; ".join(f"{h['type']} {short_id(str(h['x']))}" for h in hits[:12])
         more = f" (and {len(hits) - 12} more)" if len(hits) > 12 else ""
@@ -107,17 +107,23 @@ def event(store: Queryable, iri: str | None) -> Node | None:
     if not iri:
         return None
     row = _one(store, EVENT, event=iri)
-    return {"iri": iri, "id": iri.removeprefix(ID_BASE + "event/"), "label": row.get("label"),
-            "date": row.get("date")}
+    return {"iri": iri, "id": iri.removeprefix(ID_BASE + "event/"), "label": row.get("label"), "date": row.get("date")}
 
 
 def source(store: Queryable, iri: str) -> Node:
     row = _one(store, SOURCE, doc=iri)
     return {
-        "iri": iri, "id": iri.removeprefix(ID_BASE + "source/"), "type": row.get("type"),
-        "headline": row.get("headline"), "outlet": row.get("outletName"), "outlet_iri": row.get("outlet"),
-        "published": row.get("published"), "date_basis": row.get("basis"), "url": row.get("url"),
-        "text_found": row.get("found") == "true", "file": row.get("file"),
+        "iri": iri,
+        "id": iri.removeprefix(ID_BASE + "source/"),
+        "type": row.get("type"),
+        "headline": row.get("headline"),
+        "outlet": row.get("outletName"),
+        "outlet_iri": row.get("outlet"),
+        "published": row.get("published"),
+        "date_basis": row.get("basis"),
+        "url": row.get("url"),
+        "text_found": row.get("found") == "true",
+        "file": row.get("file"),
         "copies": [{"url": c["url"], "ref": c["ref"], "kind": c["kind"]} for c in _rows(store, COPIES, doc=iri)],
         "event": event(store, row.get("event")),
     }
@@ -151,8 +157,13 @@ def quote(store: Queryable, iri: str, *, follow_origin: bool = True) -> Node:
     if row.get("pageKind"):
         seen = {"url": row.get("pageUrl"), "ref": row.get("pageRef"), "kind": row.get("pageKind")}
     node: Node = {
-        "iri": iri, "id": short_id(iri), "text": row["text"], "speaker": row.get("speaker"),
-        "located_in": row.get("where"), "seen_at": seen, "source": source(store, str(row["doc"])),
+        "iri": iri,
+        "id": short_id(iri),
+        "text": row["text"],
+        "speaker": row.get("speaker"),
+        "located_in": row.get("where"),
+        "seen_at": seen,
+        "source": source(store, str(row["doc"])),
         "origin": None,
     }
     match = _one(store, MATCH, quote=iri)
@@ -208,12 +219,14 @@ def assertions(store: Queryable, claim_iri: str) -> list[Node]:
     out: list[Node] = []
     for row in _rows(store, ASSERTS, claim=claim_iri):
         if row.get("topic"):
-            out.append({"topic": str(row["topic"]).removeprefix(ID_BASE + "topic/"),
-                        "topic_label": row["topicLabel"]})
+            out.append({"topic": str(row["topic"]).removeprefix(ID_BASE + "topic/"), "topic_label": row["topicLabel"]})
             continue
-        node: Node = {"clause": str(row["clause"]).removeprefix(ID_BASE + "clause/"),
-                      "clause_label": row["clauseLabel"], "status": row["status"],
-                      "version": event(store, row["event"])}
+        node: Node = {
+            "clause": str(row["clause"]).removeprefix(ID_BASE + "clause/"),
+            "clause_label": row["clauseLabel"],
+            "status": row["status"],
+            "version": event(store, row["event"]),
+        }
         node.update({k: row[k] for k in TERMS if row.get(k) is not None})
         out.append(node)
     return out
@@ -224,13 +237,18 @@ def claim(store: Queryable, iri: str) -> Node:
     if not row:
         raise NotFoundError(f"no claim {iri} in the store")
     return {
-        "iri": iri, "id": short_id(iri), "text": row["text"], "kind": row["kind"],
-        "section": row.get("section"), "file": row.get("file"),
+        "iri": iri,
+        "id": short_id(iri),
+        "text": row["text"],
+        "kind": row["kind"],
+        "section": row.get("section"),
+        "file": row.get("file"),
         "line": int(row["line"]) if row.get("line") else None,
         "source": source(store, str(row["doc"])),
         "asserts": assertions(store, iri),
-        "evidence": [{"role": e["role"], "quote": quote(store, str(e["quote"]))}
-                     for e in _rows(store, EVIDENCE, claim=iri)],
+        "evidence": [
+            {"role": e["role"], "quote": quote(store, str(e["quote"]))} for e in _rows(store, EVIDENCE, claim=iri)
+        ],
     }
 
 
@@ -264,7 +282,16 @@ def trace_source(store: Queryable, ref: str) -> Node:
     items = []
     for row in _rows(store, SOURCE_CLAIMS, doc=iri):
         c = _one(store, CLAIM, claim=str(row["claim"]))
-        items.append({"role": row["role"], "via_quote": short_id(str(row["via"])),
-                      "claim": {"iri": row["claim"], "id": short_id(str(row["claim"])), "text": c.get("text"),
-                                "kind": c.get("kind")}})
+        items.append(
+            {
+                "role": row["role"],
+                "via_quote": short_id(str(row["via"])),
+                "claim": {
+                    "iri": row["claim"],
+                    "id": short_id(str(row["claim"])),
+                    "text": c.get("text"),
+                    "kind": c.get("kind"),
+                },
+            }
+        )
     return {"source": source(store, iri), "supports": items}

@@ -36,7 +36,9 @@ def assertion_line(a: Node) -> str:
     if "topic" in a:
         return f"asserts: {a['topic_label']}"
     version = a.get("version") or {}
-    terms = ", ".join(f"{k} {a[k]}" for k in ("holder", "rate", "until", "capped", "cap", "amount", "condition") if k in a)
+    terms = ", ".join(
+        f"{k} {a[k]}" for k in ("holder", "rate", "until", "capped", "cap", "amount", "condition") if k in a
+    )
     extra = f" ({terms})" if terms else ""
     return f"asserts: {a['clause_label']} is {a['status']}{extra} in {version.get('label')} ({version.get('date')})"
 
@@ -92,8 +94,13 @@ def render_trace(tree: Node) -> str:
         return "\n".join(render(quote_branch(tree["quote"]))) + "\n"
     src = tree["source"]
     items: list[Branch] = [
-        ([f"{s['role']} claim {s['claim']['id']} [{s['claim']['kind']}] via quote {s['via_quote']}",
-          f"  \u201c{s['claim']['text']}\u201d"], [])
+        (
+            [
+                f"{s['role']} claim {s['claim']['id']} [{s['claim']['kind']}] via quote {s['via_quote']}",
+                f"  \u201c{s['claim']['text']}\u201d",
+            ],
+            [],
+        )
         for s in tree["supports"]
     ] or [(["supports no claim"], [])]
     return "\n".join(render((source_lines(src), items))) + "\n"
@@ -118,8 +125,10 @@ def render_audit(report: Node) -> str:
                     bits.append("[own page]")
                 evidence.append(([" ".join(bits)], []))
             verdicts.append(([f"{v['label']}: {v['explanation']}"], evidence))
-        head = [f"claim {c['id']} [{c['kind']}] \u2014 {c['independent_outlets']} independent outlet(s)",
-                f"  \u201c{c['text']}\u201d"]
+        head = [
+            f"claim {c['id']} [{c['kind']}] \u2014 {c['independent_outlets']} independent outlet(s)",
+            f"  \u201c{c['text']}\u201d",
+        ]
         out += render((head, verdicts))
         out.append("")
     return "\n".join(out)

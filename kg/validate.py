@@ -52,8 +52,12 @@ def validate(nquads: str, *, shapes: Path) -> Report:
     ds = load_dataset(nquads)
     shapes_graph = Graph().parse(shapes, format="turtle")
     conforms, results, _text = shacl_validate(
-        data_graph=ds, shacl_graph=shapes_graph, inference="none", advanced=True,
-        allow_warnings=True, inplace=False,
+        data_graph=ds,
+        shacl_graph=shapes_graph,
+        inference="none",
+        advanced=True,
+        allow_warnings=True,
+        inplace=False,
     )
     assert isinstance(results, Graph)
     origins = _origins(ds)
@@ -62,9 +66,13 @@ def validate(nquads: str, *, shapes: Path) -> Report:
         focus = results.value(result, SH.focusNode)
         path = results.value(result, SH.resultPath)
         message = results.value(result, SH.resultMessage)
-        rows.append([
-            origins.get(focus, "") if isinstance(focus, URIRef) else "",  # type: ignore[call-overload]
-            str(focus), str(path) if path is not None else "", str(message or ""),
-        ])
+        rows.append(
+            [
+                origins.get(focus, "") if isinstance(focus, URIRef) else "",  # type: ignore[call-overload]
+                str(focus),
+                str(path) if path is not None else "",
+                str(message or ""),
+            ]
+        )
     rows.sort()
     return Report(bool(conforms), Rows(list(COLUMNS), rows))  # type: ignore[arg-type]

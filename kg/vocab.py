@@ -11,6 +11,7 @@ from rdflib import Namespace, URIRef
 from rdflib.namespace import DefinedNamespace
 
 from kg.prefixes import BASE, PREFIXES  # noqa: F401  (re-exported)
+
 ID = Namespace(BASE + "id/")
 
 SCHEMA = Namespace("https://schema.org/")

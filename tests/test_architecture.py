@@ -8,9 +8,16 @@ import sys
 from pathlib import Path
 
 KG = Path(__file__).resolve().parents[1] / "kg"
-OWNERS = {"click": {"cli"}, "pyoxigraph": {"store"}, "pyshacl": {"validate"},
-          "networkx": {"analytics", "views"}, "pyvis": {"views"}, "yaml": {"records"},
-          "jsonschema": {"records"}, "tabulate": {"output"}}
+OWNERS = {
+    "click": {"cli"},
+    "pyoxigraph": {"store"},
+    "pyshacl": {"validate"},
+    "networkx": {"analytics", "views"},
+    "pyvis": {"views"},
+    "yaml": {"records"},
+    "jsonschema": {"records"},
+    "tabulate": {"output"},
+}
 HEAVY = ("rdflib", "pyoxigraph", "pyshacl", "networkx", "pyvis", "yaml", "jsonschema")
 
 
@@ -33,8 +40,10 @@ def test_libraries_stay_in_their_owners_and_nothing_imports_cli() -> None:
 
 
 def test_help_imports_no_heavy_library() -> None:
-    code = ("import sys; from click.testing import CliRunner; from kg.cli import cli; "
-            "CliRunner().invoke(cli, ['--help']); "
-            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    code = (
+        "import sys; from click.testing import CliRunner; from kg.cli import cli; "
+        "CliRunner().invoke(cli, ['--help']); "
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-
 from conftest import build_into
+
 from kg.cli import ExitCode, cli
 from kg.store import Store
 
@@ -33,8 +33,10 @@ def test_bundled_audit_reaches_the_dossier_conclusions(runner: CliRunner, bundle
     found = verdicts(report)
     # the trimmed Azure-first quote with its dropped condition (dossier §2, Q5)
     assert "qualifier-dropped" in found["primary-cloud-azure-first"]
-    assert "unless Microsoft cannot and chooses not to support" in finding(
-        report, "primary-cloud-azure-first", "qualifier-dropped")["explanation"]
+    assert (
+        "unless Microsoft cannot and chooses not to support"
+        in finding(report, "primary-cloud-azure-first", "qualifier-dropped")["explanation"]
+    )
     # the ROFR claim rests on January 2025 coverage and was superseded in October 2025 (§2)
     assert {"older-than-event", "superseded"} <= found["rofr-retained"]
     superseded = finding(report, "rofr-retained", "superseded")
@@ -46,10 +48,16 @@ def test_bundled_audit_reaches_the_dossier_conclusions(runner: CliRunner, bundle
     contradicted = finding(report, "revenue-share-ending", "contradicted")
     assert "the companies' own statement" in contradicted["explanation"]
     assert "openai-next-phase-2026-04-27/openai-share-to-microsoft-continues" in {
-        e["id"] for e in contradicted["evidence"]}
+        e["id"] for e in contradicted["evidence"]
+    }
     # the two quotes with no source found (Q1, Q2)
-    unattributed = [e["id"] for c in report["claims"] for v in c["verdicts"] if v["verdict"] == "unattributed"
-                    for e in v["evidence"]]
+    unattributed = [
+        e["id"]
+        for c in report["claims"]
+        for v in c["verdicts"]
+        if v["verdict"] == "unattributed"
+        for e in v["evidence"]
+    ]
     assert sorted(unattributed) == ["buildloop-analysis-post/q1", "buildloop-analysis-post/q2"]
     # Microsoft's own models: none of the seven cited outlets supports it (§3.1 item 9)
     assert "not-in-cited-sources" in found["microsoft-own-models"]
@@ -69,12 +77,16 @@ def test_every_verdict_names_its_evidence(runner: CliRunner, bundled_store: Path
 
 def test_verdicts_are_queryable_with_sparql_after_the_audit(runner: CliRunner, built_store: Path) -> None:
     audit_json(runner, built_store)
-    rows = Store(built_store).select("""
+    rows = (
+        Store(built_store)
+        .select("""
         SELECT ?claim ?verdict ?when WHERE {
           ?f a kg:Finding ; kg:findingFor ?c ; kg:verdict/skos:notation ?verdict ; prov:generatedAtTime ?when ;
              prov:wasGeneratedBy ?run . ?run a kg:Audit .
           BIND(STRAFTER(STR(?c), "/claim/") AS ?claim)
-        } ORDER BY ?claim ?verdict""").values
+        } ORDER BY ?claim ?verdict""")
+        .values
+    )
     assert ["blog-post/veto-kept", "superseded"] in [r[:2] for r in rows]
     assert all(r[2].endswith("Z") for r in rows)
     validated = runner.invoke(cli, ["--store", str(built_store), "validate"])
@@ -110,11 +122,19 @@ def test_and_disappear_where_the_data_does_not(runner: CliRunner, tmp_path: Path
     # the company statement now ends fees too: no contradiction
     edit(fixture_sources / "globex-statement-2024.yaml", "status: in-force, until: 2030, capped: true", "status: ended")
     # a 2024 report says the veto stays: the 2023 change no longer has the last word
-    (fixture_sources / "gazette-2024.yaml").write_text((fixture_sources / "gazette-2020.yaml").read_text(
-        encoding="utf-8").replace("gazette-2020", "gazette-2024").replace("v2020", "v2024").replace(
-        "2020-01-11", "2024-05-21").replace("https://gazette.example.com/veto", "https://gazette.example.com/veto-24")
-        .replace('Under the first deal, Acme holds a "veto" over any new host for Globex models.',
-                 'Acme holds a "veto" over any new host.'), encoding="utf-8")
+    (fixture_sources / "gazette-2024.yaml").write_text(
+        (fixture_sources / "gazette-2020.yaml")
+        .read_text(encoding="utf-8")
+        .replace("gazette-2020", "gazette-2024")
+        .replace("v2020", "v2024")
+        .replace("2020-01-11", "2024-05-21")
+        .replace("https://gazette.example.com/veto", "https://gazette.example.com/veto-24")
+        .replace(
+            'Under the first deal, Acme holds a "veto" over any new host for Globex models.',
+            'Acme holds a "veto" over any new host.',
+        ),
+        encoding="utf-8",
+    )
     edit(fixture_sources / "blog-post.yaml", "cites: [wire-2024, gazette-2020]", "cites: [wire-2024, gazette-2024]")
     build_into(fixture_sources, tmp_path / "store")
     found = verdicts(audit_json(runner, tmp_path / "store"))
@@ -128,5 +148,6 @@ def test_and_disappear_where_the_data_does_not(runner: CliRunner, tmp_path: Path
 def test_audit_of_a_source_that_is_not_an_analysis(runner: CliRunner, built_store: Path) -> None:
     result = runner.invoke(cli, ["--store", str(built_store), "audit", "--source", "wire-2024"])
     assert result.exit_code == ExitCode.ERROR
-    assert result.stderr == ("Error: wire-2024 is not an analysis source in the store. "
-                             "Run 'kg query sources' to list them\n")
+    assert result.stderr == (
+        "Error: wire-2024 is not an analysis source in the store. Run 'kg query sources' to list them\n"
+    )

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from conftest import ROOT, build_into
+
 from kg.cli import ExitCode, cli
 from kg.store import Store, build_lock
 
@@ -32,9 +32,9 @@ def test_dump_equals_store_and_has_no_blank_nodes(bundled_store: Path) -> None:
 def test_build_prints_a_summary_line(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["--store", str(tmp_path / "store"), "build", str(ROOT / "sources")])
     assert result.exit_code == 0, result.stderr
-    assert re.fullmatch(
-        r"Built 18 sources, \d+ claims, \d+ quotes, \d+ triples in \d+\.\d\ds\n", result.stdout
-    ), result.stdout
+    assert re.fullmatch(r"Built 18 sources, \d+ claims, \d+ quotes, \d+ triples in \d+\.\d\ds\n", result.stdout), (
+        result.stdout
+    )
     assert result.stderr == ""  # progress is for terminals only
 
 
@@ -63,12 +63,14 @@ def test_schema_org_and_prov_alone_list_outlets_articles_and_quotes(bundled_stor
           OPTIONAL { ?article schema:datePublished ?date }
         } ORDER BY ?outlet""").dicts()
     constellation = [a for a in articles if a["outlet"] == "Constellation Research"]
-    assert constellation == [{
-        "outlet": "Constellation Research",
-        "headline": "OpenAI goes multi-cloud in amended deal with Microsoft",
-        "url": "https://www.constellationr.com/insights/news/openai-goes-multi-cloud-amended-deal-microsoft",
-        "date": "2026-04-27",
-    }]
+    assert constellation == [
+        {
+            "outlet": "Constellation Research",
+            "headline": "OpenAI goes multi-cloud in amended deal with Microsoft",
+            "url": "https://www.constellationr.com/insights/news/openai-goes-multi-cloud-amended-deal-microsoft",
+            "date": "2026-04-27",
+        }
+    ]
     nyt = [a for a in articles if a["outlet"] == "The New York Times"]
     assert nyt and nyt[0]["url"] is None and nyt[0]["date"] is None  # unknown stays unknown
     quotes = store.select("""
@@ -78,8 +80,10 @@ def test_schema_org_and_prov_alone_list_outlets_articles_and_quotes(bundled_stor
           ?q a schema:Quotation ; schema:text ?text ; prov:wasQuotedFrom ?article .
           ?article schema:publisher/schema:name ?outlet .
         }""").dicts()
-    assert {"text": "now serve all of its products to customers across any cloud provider.",
-            "outlet": "Constellation Research"} in quotes
+    assert {
+        "text": "now serve all of its products to customers across any cloud provider.",
+        "outlet": "Constellation Research",
+    } in quotes
 
 
 def test_status_before_and_after_each_amendment_stays_queryable(bundled_store: Path) -> None:
@@ -92,17 +96,19 @@ def test_status_before_and_after_each_amendment_stays_queryable(bundled_store: P
     assert ["change-2025-01-21", "InForce"] in rows.values
     assert ["definitive-2025-10-28", "Ended"] in rows.values
     chain = Store(bundled_store).select(
-        "SELECT ?new ?old WHERE { ?new prov:wasRevisionOf ?old . ?new dcterms:isVersionOf <https://example.org/kg/id/clause/rofr> }")
+        "SELECT ?new ?old WHERE { ?new prov:wasRevisionOf ?old . ?new dcterms:isVersionOf <https://example.org/kg/id/clause/rofr> }"
+    )
     assert len(chain.values) == 2
 
 
-def test_validation_failure_keeps_the_previous_store(runner: CliRunner, built_store: Path, tmp_path: Path,
-                                                     fixture_sources: Path) -> None:
+def test_validation_failure_keeps_the_previous_store(
+    runner: CliRunner, built_store: Path, tmp_path: Path, fixture_sources: Path
+) -> None:
     strict = tmp_path / "strict.ttl"
     strict.write_text(
         (ROOT / "ontology" / "shapes.ttl").read_text(encoding="utf-8")
         + "\nkgs:NeedsAuthor a sh:NodeShape ; sh:targetClass schema:NewsArticle ;\n"
-          "  sh:property [ sh:path schema:author ; sh:minCount 1 ; sh:message \"needs an author\" ] .\n",
+        '  sh:property [ sh:path schema:author ; sh:minCount 1 ; sh:message "needs an author" ] .\n',
         encoding="utf-8",
     )
     before = (built_store.parent / "dataset.nq").read_bytes()
@@ -126,8 +132,9 @@ def test_bundled_corpus_conforms(runner: CliRunner, bundled_store: Path) -> None
     assert result.stdout.startswith("Conforms: ")
 
 
-def test_a_second_build_fails_at_once_while_one_runs(runner: CliRunner, built_store: Path,
-                                                     fixture_sources: Path) -> None:
+def test_a_second_build_fails_at_once_while_one_runs(
+    runner: CliRunner, built_store: Path, fixture_sources: Path
+) -> None:
     with build_lock(built_store):
         result = runner.invoke(cli, ["--store", str(built_store), "build", str(fixture_sources)])
     assert result.exit_code == ExitCode.ERROR

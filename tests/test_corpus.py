@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SHARED
+
 from kg.model import Document
 from kg.records import read_corpus
 
@@ -78,8 +78,15 @@ def test_unknown_bylines_dates_and_urls_stay_absent() -> None:
 def test_every_seven_cited_outlet_has_a_record() -> None:
     post = next(d for d in CORPUS.documents if d.type == "analysis")
     outlets = {CORPUS.document(c).publisher for c in post.cites}  # type: ignore[union-attr]
-    assert outlets == {"nyt", "reuters", "venturebeat", "indian-express", "constellation-research",
-                       "yahoo-finance", "financial-times"}
+    assert outlets == {
+        "nyt",
+        "reuters",
+        "venturebeat",
+        "indian-express",
+        "constellation-research",
+        "yahoo-finance",
+        "financial-times",
+    }
 
 
 def test_dossier_path_is_the_shared_one() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import ROOT
+
 from kg.cli import cli
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -74,14 +74,19 @@ def test_organizations_carry_only_verified_wikidata_ids(runner: CliRunner, bundl
 def test_disagreements_find_the_revenue_share(runner: CliRunner, bundled_store: Path) -> None:
     found = rows(runner, bundled_store, "disagreements")
     assert {"Revenue share", "Revenue share, OpenAI to Microsoft"} <= {r["clause"] for r in found} | {
-        r["otherClause"] for r in found}
+        r["otherClause"] for r in found
+    }
     assert any(r["otherOutlet"] == "OpenAI" and r["otherStatus"] == "in force" for r in found)
 
 
 def test_single_outlet_and_secondary_quotes(runner: CliRunner, bundled_store: Path) -> None:
     single = rows(runner, bundled_store, "single-outlet")
-    assert {"clause": "Right of first refusal", "version": "Amendment of 27 April 2026",
-            "status": "in force", "outlet": "Buildloop"} in single
+    assert {
+        "clause": "Right of first refusal",
+        "version": "Amendment of 27 April 2026",
+        "status": "in force",
+        "outlet": "Buildloop",
+    } in single
     secondary = rows(runner, bundled_store, "secondary-quotes")
     assert secondary and all(r["copyKind"] != "own page" for r in secondary)
     assert "Constellation Research" not in {r["outlet"] for r in secondary}
@@ -154,8 +159,9 @@ def test_empty_store_is_an_error(runner: CliRunner, tmp_path: Path) -> None:
     assert "is empty. Run 'kg build'" in result.stderr
 
 
-def test_rdflib_sparql_engine_never_runs(runner: CliRunner, bundled_store: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rdflib_sparql_engine_never_runs(
+    runner: CliRunner, bundled_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """rdflib falls back to its own (much slower) engine silently; it must never be on our path."""
     from rdflib.plugins.sparql import processor
 
@@ -165,7 +171,11 @@ def test_rdflib_sparql_engine_never_runs(runner: CliRunner, bundled_store: Path,
     monkeypatch.setattr(processor.SPARQLProcessor, "query", forbidden)
     monkeypatch.setattr(processor.SPARQLUpdateProcessor, "update", forbidden)
     monkeypatch.setattr(processor, "evalQuery", forbidden, raising=False)
-    for args in (["query", "clause-status"], ["trace", "buildloop-analysis-post/rofr-retained"],
-                 ["audit", "-f", "json"], ["stats"]):
+    for args in (
+        ["query", "clause-status"],
+        ["trace", "buildloop-analysis-post/rofr-retained"],
+        ["audit", "-f", "json"],
+        ["stats"],
+    ):
         result = runner.invoke(cli, ["--store", str(bundled_store), *args])
         assert result.exit_code == 0, (args, result.stderr)

@@ -25,8 +25,9 @@ def test_corroboration_counts_each_outlet_once(runner: CliRunner, fixture_source
 
     copy = (fixture_sources / "wire-2024.yaml").read_text(encoding="utf-8")
     (fixture_sources / "wire-2024-follow-up.yaml").write_text(
-        copy.replace("id: wire-2024\n", "id: wire-2024-follow-up\n").replace(
-            "acme-globex-2024", "acme-globex-2024-2"), encoding="utf-8")
+        copy.replace("id: wire-2024\n", "id: wire-2024-follow-up\n").replace("acme-globex-2024", "acme-globex-2024-2"),
+        encoding="utf-8",
+    )
     build_into(fixture_sources, tmp_path / "store")
     result = runner.invoke(cli, ["--store", str(tmp_path / "store"), "stats", "-f", "csv"])
     assert result.exit_code == 0, result.stderr

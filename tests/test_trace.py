@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import build_into
+
 from kg.cli import ExitCode, cli
 
 
@@ -43,8 +43,9 @@ def test_each_post_quote_reaches_the_outlet_the_dossier_establishes(
 def test_trimmed_quote_shows_the_dropped_condition(runner: CliRunner, bundled_store: Path) -> None:
     result = runner.invoke(cli, ["--store", str(bundled_store), "trace", "buildloop-analysis-post/q5"])
     assert result.exit_code == 0
-    assert ("dropped qualifier: \u201cunless Microsoft cannot and chooses not to support the necessary "
-            "capabilities\u201d") in result.stdout
+    assert (
+        "dropped qualifier: \u201cunless Microsoft cannot and chooses not to support the necessary capabilities\u201d"
+    ) in result.stdout
     assert "finstreetnews.com" in result.stdout and "(secondary)" in result.stdout
 
 
@@ -83,26 +84,33 @@ def test_unknown_reference(runner: CliRunner, bundled_store: Path) -> None:
 def test_reverse_trace_lists_what_a_source_supports(runner: CliRunner, bundled_store: Path) -> None:
     tree = trace_json(runner, bundled_store, "--source", "yahoo-finance-renegotiated-2026-04-27")
     supported = {(s["claim"]["id"], s["role"]) for s in tree["supports"]}
-    assert ("buildloop-analysis-post/primary-cloud-azure-first",
-            "supports (through a trimmed match of a quote)") in supported
+    assert (
+        "buildloop-analysis-post/primary-cloud-azure-first",
+        "supports (through a trimmed match of a quote)",
+    ) in supported
 
 
-def test_trace_follows_the_data_in_a_separate_corpus(runner: CliRunner, tmp_path: Path,
-                                                     fixture_sources: Path) -> None:
+def test_trace_follows_the_data_in_a_separate_corpus(runner: CliRunner, tmp_path: Path, fixture_sources: Path) -> None:
     """Attributions are computed: move a sentence to another source and the trace follows it."""
     build_into(fixture_sources, tmp_path / "a" / "store")
     before = trace_json(runner, tmp_path / "a" / "store", "blog-post/b2")["quote"]["origin"]
     assert (before["kind"], before["quote"]["source"]["id"]) == ("exact", "wire-2024")
 
     wire = fixture_sources / "wire-2024.yaml"
-    wire.write_text(wire.read_text(encoding="utf-8").replace(
-        "Under the new terms Acme will stop paying fees to Globex.", "Under the new terms fees change.").replace(
-        "text: Acme will stop paying fees to Globex.", "text: fees change."), encoding="utf-8")
+    wire.write_text(
+        wire.read_text(encoding="utf-8")
+        .replace("Under the new terms Acme will stop paying fees to Globex.", "Under the new terms fees change.")
+        .replace("text: Acme will stop paying fees to Globex.", "text: fees change."),
+        encoding="utf-8",
+    )
     statement = fixture_sources / "globex-statement-2024.yaml"
-    statement.write_text(statement.read_text(encoding="utf-8").replace(
-        "text: Globex will continue to pay Acme fees through 2030, subject to a cap.",
-        "text: Acme will stop paying fees to Globex, and Globex will continue to pay Acme fees through 2030."),
-        encoding="utf-8")
+    statement.write_text(
+        statement.read_text(encoding="utf-8").replace(
+            "text: Globex will continue to pay Acme fees through 2030, subject to a cap.",
+            "text: Acme will stop paying fees to Globex, and Globex will continue to pay Acme fees through 2030.",
+        ),
+        encoding="utf-8",
+    )
     build_into(fixture_sources, tmp_path / "b" / "store")
     after = trace_json(runner, tmp_path / "b" / "store", "blog-post/b2")["quote"]["origin"]
     assert (after["kind"], after["quote"]["source"]["id"]) == ("trimmed", "globex-statement-2024")

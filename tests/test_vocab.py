@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import ROOT
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
-from conftest import ROOT
 from kg.vocab import KG
 
 NS = str(KG._NS)
@@ -17,7 +17,7 @@ ONTOLOGY = Graph().parse(ROOT / "ontology" / "kg.ttl")
 
 def declared() -> set[str]:
     kinds = (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, SKOS.Concept, SKOS.ConceptScheme)
-    return {str(s)[len(NS):] for kind in kinds for s in ONTOLOGY.subjects(RDF.type, kind) if str(s).startswith(NS)}
+    return {str(s)[len(NS) :] for kind in kinds for s in ONTOLOGY.subjects(RDF.type, kind) if str(s).startswith(NS)}
 
 
 def used_in_code() -> set[str]:
