@@ -314,3 +314,76 @@ def stats(ctx: click.Context, fmt: str) -> None:
     for title, rows in tables:
         out.append(f"{title}\n{format_rows(rows, fmt)}" if fmt == "table" else format_rows(rows, fmt))
     _write("\n".join(out))
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("kg-view.html"),
+              show_default=True, help="Where to write the HTML page.")
+@click.option("--focus", metavar="ID_OR_IRI", default=None,
+              help="Draw only the nodes around this one: an IRI or a short id such as claim/<record>/<claim>.")
+@click.option("--depth", type=click.IntRange(min=0), default=1, show_default=True,
+              help="How many hops around --focus.")
+@click.option("--query", "query_ref", metavar="NAME_OR_FILE", default=None,
+              help="Draw what a CONSTRUCT query returns: a named query (kg query --list) or a .rq file.")
+@click.option("--limit", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Draw at most this many nodes.")
+@click.option("--open", "open_page", is_flag=True, help="Open the page in the default browser afterwards.")
+@click.option("--title", default=None, help="Title of the page [default: from the selection].")
+@click.pass_context
+def view(ctx: click.Context, output: Path, focus: str | None, depth: int, query_ref: str | None, limit: int,
+         open_page: bool, title: str | None) -> None:
+    """Write an interactive graph view: one HTML page that works offline and fetches nothing.
+
+    Without --focus or --query the whole graph is drawn, up to --limit nodes. Quotes, copies and
+    matches are folded into the claim or source they hang from: click a node to see its details
+    and unfold them. Filter by kind and outlet, and find nodes by name, in the page.
+
+    \b
+    Example:
+        kg view -o kg-view.html
+        kg view --focus claim/buildloop-analysis-post/rofr-retained --depth 2 --open
+        kg view --query clause-graph -o clauses.html
+    """
+    from kg.viewdata import from_construct, neighbourhood, resolve_node, whole_graph
+    from kg.views import render_html
+
+    if focus is not None and query_ref is not None:
+        raise click.UsageError("give --focus or --query, not both")
+    if depth != 1 and focus is None:
+        raise click.UsageError("--depth needs --focus")
+    store = _store(ctx)
+    if focus is not None:
+        iri = resolve_node(focus)
+        graph = neighbourhood(store, iri, depth=depth, limit=limit)
+        centre = graph.node(iri)
+        default_title = f"Around {centre.label if centre else focus}"
+    elif query_ref is not None:
+        from kg.queries import is_name, load
+
+        if is_name(query_ref):
+            sparql = load(query_ref)
+        elif Path(query_ref).is_file():
+            try:
+                sparql = Path(query_ref).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                raise KgError(f"{query_ref}: cannot read the query: {e}. Pass a UTF-8 .rq file") from e
+        else:
+            raise KgError(f"{query_ref!r} is neither a named query nor a file. Run 'kg query --list'")
+        graph = from_construct(store, sparql, limit=limit)
+        default_title = f"Query: {query_ref}"
+    else:
+        graph = whole_graph(store, limit=limit)
+        default_title = "kg: the whole graph"
+    if graph.omitted:
+        click.echo(f"Left out {graph.omitted} nodes past --limit {limit}: {graph.left_out()}. "
+                   "Narrow the view with --focus ID or --query NAME, or raise --limit.", err=True)
+    html = render_html(graph, title=title or default_title)
+    try:
+        output.write_text(html, encoding="utf-8")
+    except OSError as e:
+        raise KgError(f"cannot write {output}: {e.strerror or e}. Pick another path with -o") from e
+    click.echo(f"Wrote {output}: {len(graph.nodes)} nodes, {len(graph.edges)} edges")
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(output.resolve().as_uri())

@@ -132,7 +132,9 @@ class Store:
     def nquads(self) -> str:
         """Every quad, as canonical sorted N-Quads."""
         data = self._store.dump(format=ox.RdfFormat.N_QUADS) or b""
-        return "".join(sorted(set(data.decode("utf-8").splitlines(keepends=True))))
+        # split on "\n" only: literals may hold U+2028 or U+0085, which splitlines() also breaks at
+        lines = {line + "\n" for line in data.decode("utf-8").split("\n") if line}
+        return "".join(sorted(lines))
 
 
 def convert_graph(ntriples: str, fmt: str) -> str:
