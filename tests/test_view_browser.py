@@ -248,17 +248,36 @@ def test_search_finds_a_folded_node_and_filters_hide_kinds_and_outlets(open_view
     opened.check_clean()
 
 
+def test_the_rofr_trace_shows_quote_source_outlet_and_the_superseding_event(open_view: Any, bundled_store: Path) -> None:
+    """The trace `kg trace ... --html` draws: claim → quote → matched passage → source → outlet, and the
+    October 2025 version of the clause that ended the right of first refusal."""
+    from kg.trace_view import trace_view
+    from kg.tracing import trace
+
+    store = Store(bundled_store)
+    claim = ID + "claim/buildloop-analysis-post/rofr-retained"
+    view = trace_view(store, trace(store, "buildloop-analysis-post/rofr-retained"))
+    ids = {n.id for n in view.nodes}
+    assert {ID + "quote/buildloop-analysis-post/q6", ID + "quote/techcrunch-rofr-2025-01-22/rofr",
+            ID + "source/techcrunch-rofr-2025-01-22", ID + "org/techcrunch",
+            ID + "clause-version/rofr/definitive-2025-10-28", ID + "event/definitive-2025-10-28"} <= ids
+    opened = open_view(view, title="Trace: Microsoft retains a right of first refusal")
+    assert opened.js("() => kgView.nodeCount()") == len(view.nodes)
+    assert opened.js("() => kgView.edgeCount()") == len(view.edges)
+    assert set(opened.js("() => kgView.visibleNodeIds()")) == ids
+    assert opened.text("panel-title") == view.node(claim).label  # type: ignore[union-attr]
+    opened.check_clean()
+    shoot(opened, "claim-trace.png")
+
+
 def test_a_claim_trace_built_with_from_edges(open_view: Any, bundled_store: Path) -> None:
     store = Store(bundled_store)
     claim = ID + "claim/buildloop-analysis-post/rofr-retained"
     view = from_edges(store, trace_edges(store, claim), focus=claim)
     opened = open_view(view, title="Trace: Microsoft retains a right of first refusal")
     assert opened.js("() => kgView.nodeCount()") == len(view.nodes)
-    assert opened.js("() => kgView.edgeCount()") == len(view.edges)
     assert set(opened.js("() => kgView.visibleNodeIds()")) == {n.id for n in view.nodes}
-    assert opened.text("panel-title") == view.node(claim).label  # type: ignore[union-attr]
     opened.check_clean()
-    shoot(opened, "claim-trace.png")
 
 
 def test_hostile_corpus_runs_no_script_and_makes_no_element(open_view: Any, tmp_path: Path) -> None:
