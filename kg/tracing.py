@@ -171,7 +171,7 @@ def quote(store: Queryable, iri: str, *, follow_origin: bool = True) -> Node:
         candidate = match.get("candidate")
         node["origin"] = {
             "kind": match["kind"],
-            "score": float(match["score"]) if match.get("score") else None,
+            "score": float(str(match["score"])) if match.get("score") else None,
             "dropped": [str(r["text"]) for r in _rows(store, DROPPED, quote=iri)],
             "drops_qualifier": match.get("qualifier") == "true",
             "quote": quote(store, candidate, follow_origin=False) if candidate else None,
@@ -243,7 +243,7 @@ def claim(store: Queryable, iri: str) -> Node:
         "kind": row["kind"],
         "section": row.get("section"),
         "file": row.get("file"),
-        "line": int(row["line"]) if row.get("line") else None,
+        "line": int(str(row["line"])) if row.get("line") else None,
         "source": source(store, str(row["doc"])),
         "asserts": assertions(store, iri),
         "evidence": [

@@ -24,7 +24,9 @@ class Report:
 
 
 def _origins(ds: Dataset) -> dict[URIRef, str]:
-    record_file = {s: str(o) for s, _p, o, _g in ds.quads((None, KG.recordFile, None, None))}
+    record_file: dict[URIRef, str] = {
+        s: str(o) for s, _p, o, _g in ds.quads((None, KG.recordFile, None, None)) if isinstance(s, URIRef)
+    }
     parts = (NP.hasAssertion, NP.hasProvenance, NP.hasPublicationInfo)
     graph_file: dict[URIRef, str] = {}
     for np, p, part, head in ds.quads((None, None, None, None)):
