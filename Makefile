@@ -12,7 +12,11 @@ $(BIN)/kg: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
-install: $(BIN)/kg  ## Create .venv and install kg with its test tools
+tools/node/node_modules/.package-lock.json: tools/node/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then cd tools/node && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the Comunica client tests will be skipped (they fail in CI)"; fi
+
+install: $(BIN)/kg tools/node/node_modules/.package-lock.json  ## Create .venv and install kg with its test tools
 
 demo: install  ## Build the bundled corpus and audit the analysis post
 	$(BIN)/kg build sources/

@@ -47,6 +47,10 @@ def _write(text: str) -> None:
 
 
 def _store(ctx: click.Context) -> Any:
+    if ctx.obj.get("endpoint"):
+        from kg.remote import RemoteStore
+
+        return RemoteStore(ctx.obj["endpoint"], timeout=float(os.environ.get("KG_ENDPOINT_TIMEOUT") or 60))
     from kg.store import Store
 
     return Store(ctx.obj["store"])
@@ -58,15 +62,17 @@ def _store(ctx: click.Context) -> Any:
               default=Path(".kg/store"), envvar="KG_STORE", show_default=True,
               help="Directory of the graph store (env KG_STORE).")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors (or KG_DEBUG=1).")
+@click.option("--endpoint", metavar="URL", envvar="KG_ENDPOINT", default=None,
+              help="Read from this SPARQL 1.1 endpoint instead of --store (env KG_ENDPOINT); see docs/endpoints.md.")
 @click.pass_context
-def cli(ctx: click.Context, store_path: Path, debug: bool) -> None:
+def cli(ctx: click.Context, store_path: Path, debug: bool, endpoint: str | None) -> None:
     """Trace news claims about the OpenAI–Microsoft partnership back to their sources.
 
     \b
     Example:
         kg build sources/ && kg audit
     """
-    ctx.obj = {"store": store_path, "debug": debug}
+    ctx.obj = {"store": store_path, "debug": debug, "endpoint": endpoint}
 
 
 @cli.command()
@@ -75,22 +81,30 @@ def cli(ctx: click.Context, store_path: Path, debug: bool) -> None:
               help="Where to write the canonical N-Quads dump [default: beside the store, dataset.nq].")
 @click.option("--shapes", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="SHACL shapes to validate with [default: ontology/shapes.ttl].")
+@click.option("--full", is_flag=True, help="Rebuild everything, ignoring the cache of the last build.")
 @click.pass_context
-def build(ctx: click.Context, sources_dir: Path, dump_path: Path | None, shapes: Path | None) -> None:
+def build(ctx: click.Context, sources_dir: Path, dump_path: Path | None, shapes: Path | None, full: bool) -> None:
     """Check the records in SOURCES_DIR, validate them, and replace the store and the dump.
 
     On any error the previous store and dump stay as they were.
 
+    After the first build, builds are incremental: a cache beside the store (STORE.cache) remembers
+    each record file, so only changed, added and deleted records are re-read and re-validated, and
+    the store and the dump are changed by the difference, giving the same bytes as a full build.
+    A change of kg, the ontology, the shapes, the sources folder or the dump makes a full build;
+    --full forces one.
+
     \b
     Example:
         kg build sources/
+        kg build sources/ --full
     """
     from kg.pipeline import build as run_build
 
     store_path: Path = ctx.obj["store"]
     summary = run_build(sources_dir, store_path=store_path,
                         dump_path=dump_path or store_path.parent / "dataset.nq",
-                        shapes=shapes, progress=_progress)
+                        shapes=shapes, full=full, progress=_progress)
     click.echo(summary.line())
 
 
@@ -283,8 +297,12 @@ def audit(ctx: click.Context, source_ref: str | None, fmt: str, strict: bool, ht
     text = json.dumps(report, indent=2, ensure_ascii=False) + "\n" if fmt == "json" else render_audit(report)
     when = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     del store  # release the read-only handle before writing
-    with build_lock(store_path):
-        replace_graph(store_path, audit_graph_iri(report), audit_nquads(report, when=when))
+    if ctx.obj.get("endpoint"):  # kg never writes through --endpoint; kg push is the one way to write
+        click.echo("Note: with --endpoint the verdicts are not written to the audit graph. Run 'kg audit' on "
+                   "the local store and 'kg push' it to write them.", err=True)
+    else:
+        with build_lock(store_path):
+            replace_graph(store_path, audit_graph_iri(report), audit_nquads(report, when=when))
     if html_path is not None:
         from kg.trace_view import write_audit_view
 
@@ -314,6 +332,90 @@ def stats(ctx: click.Context, fmt: str) -> None:
     for title, rows in tables:
         out.append(f"{title}\n{format_rows(rows, fmt)}" if fmt == "table" else format_rows(rows, fmt))
     _write("\n".join(out))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 exposes the store to your network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=7878, show_default=True, help="Port (0: any free one).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds a query may run before it is stopped and answered with 503.")
+@click.option("--max-rows", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Largest result (rows, or triples for graphs) answered; more gives 413.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Query worker processes [default: the number of cores, at most 4].")
+@click.option("--allow-update", is_flag=True,
+              help="Accept SPARQL Update data operations and Graph Store Protocol writes (refused with 403 otherwise).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, timeout: float, max_rows: int, workers: int | None,
+          allow_update: bool) -> None:
+    """Serve the store as a SPARQL 1.1 endpoint, with the named queries, views, traces and audit as pages.
+
+    Read-only and bound to 127.0.0.1 unless told otherwise. Queries go to /sparql (GET or POST;
+    JSON, XML, CSV, TSV; Turtle, N-Triples, JSON-LD). SERVICE and LOAD are always refused.
+    Ctrl-C stops the server.
+
+    \b
+    Example:
+        kg serve
+        kg serve --port 8000 --timeout 5 --max-rows 2000
+    """
+    from kg.server import Server
+
+    if ctx.obj.get("endpoint"):
+        raise click.UsageError("kg serve serves the local store (--store); drop --endpoint")
+    server = Server(ctx.obj["store"], host=host, port=port, timeout=timeout, max_rows=max_rows,
+                    allow_update=allow_update, workers=workers)
+    mode = "read-write" if allow_update else "read-only"
+    click.echo(f"Serving {ctx.obj['store']} ({mode}) at {server.url}/ (SPARQL endpoint {server.url}/sparql). "
+               "Press Ctrl-C to stop.", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("Stopped.", err=True)
+
+
+@cli.command()
+@click.option("--endpoint", "push_endpoint", metavar="URL", default=None,
+              help="The server's SPARQL query endpoint [default: the global --endpoint].")
+@click.option("--graph-store", "graph_store", metavar="URL", default=None,
+              help="Graph Store Protocol URL: each graph is replaced by one PUT (e.g. http://host:7878/store).")
+@click.option("--update", "update_url", metavar="URL", default=None,
+              help="SPARQL Update URL when there is no --graph-store [default: the endpoint].")
+@click.option("--dump", "dump_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The N-Quads to push [default: dataset.nq beside the store].")
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Retries of a graph after a connection failure or a 5xx answer.")
+@click.pass_context
+def push(ctx: click.Context, push_endpoint: str | None, graph_store: str | None, update_url: str | None,
+         dump_path: Path | None, retries: int) -> None:
+    """Upload the built dataset to a SPARQL 1.1 server, one named graph at a time.
+
+    Each graph is replaced whole in one request (Graph Store Protocol PUT, or DROP + INSERT DATA),
+    so a failure never leaves a half-written graph and pushing twice leaves the same data. The
+    triples per graph are then counted on the server and must match the dump.
+
+    \b
+    Example:
+        kg push --endpoint http://localhost:7878/query --graph-store http://localhost:7878/store
+        kg push --endpoint http://localhost:3030/kg/sparql --update http://localhost:3030/kg/update
+    """
+    from kg.remote import push as run_push
+
+    endpoint = push_endpoint or ctx.obj.get("endpoint")
+    if not endpoint:
+        raise click.UsageError("give the server: kg push --endpoint URL (or kg --endpoint URL push, or KG_ENDPOINT)")
+    dump = dump_path or Path(ctx.obj["store"]).parent / "dataset.nq"
+    try:
+        data = dump.read_text(encoding="utf-8")
+    except OSError as e:
+        raise KgError(f"cannot read {dump}: {e.strerror or e}. Run 'kg build' first, or pass --dump") from e
+    summary = run_push(data, endpoint, graph_store_url=graph_store, update_url=update_url, retries=retries,
+                       progress=lambda m: click.echo(f"  {m}", err=True))
+    click.echo(summary.line())
+    if summary.union_default_graph is False:
+        click.echo("Warning: the server's default graph is not the union of its named graphs, so kg's queries "
+                   "will miss data. Configure it as docs/endpoints.md says.", err=True)
 
 
 @cli.command()

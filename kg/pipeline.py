@@ -73,9 +73,30 @@ def build(
     store_path: Path,
     dump_path: Path,
     shapes: Path | None = None,
+    full: bool = False,
     progress: Progress = lambda _m: None,
 ) -> Summary:
-    """Build the dataset from sources_dir; on any error the previous store and dump stay as they were."""
+    """Build the dataset from sources_dir; on any error the previous store and dump stay as they were.
+
+    Incremental when the cache beside the store (``<store>.cache``) vouches for the store and the
+    dump: only changed, added and deleted records are re-read and re-validated, with the same bytes
+    as a full build (see :mod:`kg.incremental`). ``full=True`` rebuilds everything.
+    """
+    from kg.incremental import run
+
+    return run(sources_dir, store_path=store_path, dump_path=dump_path, shapes=shapes, full=full,
+               progress=progress)
+
+
+def build_in_one_pass(
+    sources_dir: Path,
+    *,
+    store_path: Path,
+    dump_path: Path,
+    shapes: Path | None = None,
+    progress: Progress = lambda _m: None,
+) -> Summary:
+    """The whole-dataset build without cache or index (the reference the incremental build must equal)."""
     from kg.store import build_lock, write_atomically, write_store
     from kg.validate import validate
 

@@ -9,7 +9,7 @@ import contextlib
 import os
 import re
 import shutil
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -174,15 +174,21 @@ def load_store(path: Path, nquads_file: Path, *, build_id: str | None = None) ->
 
 
 def update_store(
-    path: Path, *, remove: str, add: str, drop_graphs: Iterable[str], keep_graphs: Container[str], build_id: str
+    path: Path,
+    *,
+    remove: str,
+    add: str,
+    drop_graphs: Iterable[str],
+    keep_prefixes: Sequence[str] | None,
+    build_id: str,
 ) -> None:
     """Change the store by a difference, atomically: the change is made on a copy, then swapped in.
 
     The copy is a RocksDB checkpoint (hard links, so it costs little at any size). On the copy:
     drop the graphs that no longer exist, remove the quads of `remove`, add those of `add` (both
-    N-Quads), and drop every named graph not in keep_graphs (such as the audit graph `kg audit`
-    adds: a full build would not have it either). Readers of the old store, and a failure at any
-    step, both see the previous store as it was.
+    N-Quads), and, unless keep_prefixes is None, drop every named graph whose IRI starts with none
+    of them (such as the audit graph `kg audit` adds: a full build would not have it either).
+    Readers of the old store, and a failure at any step, both see the previous store as it was.
     """
 
     def fill(staging: Path) -> None:
@@ -198,9 +204,11 @@ def update_store(
             for quad in ox.parse(remove.encode("utf-8"), format=ox.RdfFormat.N_QUADS):
                 store.remove(quad)
             store.load(add.encode("utf-8"), ox.RdfFormat.N_QUADS)
-            for name in list(store.named_graphs()):
-                if isinstance(name, ox.NamedNode) and name.value not in keep_graphs:
-                    store.remove_graph(name)
+            if keep_prefixes is not None:
+                prefixes = tuple(keep_prefixes)
+                for name in list(store.named_graphs()):
+                    if isinstance(name, ox.NamedNode) and not name.value.startswith(prefixes):
+                        store.remove_graph(name)
             store.flush()
         finally:
             del store
@@ -214,6 +222,19 @@ def store_build_id(path: Path) -> str | None:
         return (path / BUILD_ID_FILE).read_text(encoding="utf-8").strip()
     except OSError:
         return None
+
+
+def store_signature(path: Path) -> str:
+    """Changes whenever the store is opened for writing (RocksDB then writes new files); "" if absent.
+
+    Read-only opens (every query command) leave it as it was. The incremental build compares it
+    with the one it saw after its own write to know whether anything else (kg audit) wrote since.
+    """
+    try:
+        names = sorted(p.name for p in path.iterdir() if not p.name.startswith("LOG"))
+    except OSError:
+        return ""
+    return "/".join(names)
 
 
 def _replace_store(path: Path, fill: Callable[[Path], None], *, build_id: str | None) -> None:

@@ -147,3 +147,18 @@ def test_read_commands_on_a_missing_store_say_how_to_build(runner: CliRunner, tm
     assert result.exit_code == ExitCode.ERROR
     assert result.stderr == f"Error: no store at {tmp_path / 'none'}. Run 'kg build' first, or pass --store\n"
     assert result.stdout == ""
+
+
+def test_line_separators_and_control_characters_survive_the_dump(tmp_path: Path, fixture_sources: Path) -> None:
+    """U+2028, U+0085 and control characters are data; the dump stays one quad per line, as the store writes."""
+    wire = fixture_sources / "wire-2024.yaml"
+    wire.write_text(
+        wire.read_text(encoding="utf-8").replace(
+            "text: Acme and Globex end exclusivity", 'text: "Acme\\u2028and\\x85Globex\\vend\\texclusivity"'
+        ),
+        encoding="utf-8",
+    )
+    build_into(fixture_sources, tmp_path / "kg" / "store")
+    dump = (tmp_path / "kg" / "dataset.nq").read_text(encoding="utf-8")
+    assert '"Acme\u2028and\x85Globex\\u000Bend\\texclusivity"' in dump
+    assert Store(tmp_path / "kg" / "store").nquads() == dump
