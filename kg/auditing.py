@@ -59,15 +59,21 @@ def _rows(store: Queryable, sparql: str, **params: str) -> list[dict[str, str | 
 
 ANALYSES = "SELECT DISTINCT ?doc WHERE { ?doc a kg:AnalysisPost } ORDER BY ?doc"
 
+# Read each assertion graph first (a sub-select), then join the claims: Oxigraph plans the other
+# order badly (4.5 s instead of 0.16 s at 100k triples).
 ASSERTIONS = """
 SELECT DISTINCT ?claim ?doc ?kind ?outlet ?clause ?event ?date ?status ?condition ?topic WHERE {
-  ?claim a schema:Claim ; schema:appearance ?doc ; kg:claimKind/skos:notation ?kind ;
-         prov:wasAttributedTo ?outlet .
   {
-    GRAPH ?claim { ?v adms:status ?s OPTIONAL { ?v kg:condition ?condition } }
-    ?v dcterms:isVersionOf ?clause ; prov:wasGeneratedBy ?event . ?s skos:notation ?status .
+    { SELECT DISTINCT ?claim ?clause ?event ?s ?condition WHERE {
+        GRAPH ?claim { ?v adms:status ?s ; dcterms:isVersionOf ?clause ; prov:wasGeneratedBy ?event .
+                       OPTIONAL { ?v kg:condition ?condition } } } }
+    ?s skos:notation ?status .
     OPTIONAL { ?event schema:startDate ?date }
-  } UNION { GRAPH ?claim { ?topic kg:holds true } }
+  } UNION {
+    { SELECT DISTINCT ?claim ?topic WHERE { GRAPH ?claim { ?topic kg:holds true } } }
+  }
+  ?claim schema:appearance ?doc ; kg:claimKind ?k ; prov:wasAttributedTo ?outlet .
+  ?k skos:notation ?kind .
 }
 """
 
