@@ -569,32 +569,24 @@ def measure_startup(args: argparse.Namespace, report: Report) -> None:
     base = repeat("python -c pass", runs, lambda i: python("pass"))
     report.rows.append(Row("`kg --help`", "-", help_, base, "`python -c pass`", "< 0.15 s",
                            help_.seconds < 0.15, help_.seconds / base.seconds, miss=human_seconds(help_.seconds)))
-    if (ROOT / "bench" / "view_bench.py").exists():
-        log("kg view (bench/view_bench.py)")
-        try:
-            rows = child("view", timeout=900).result or []
-        except RuntimeError as e:
-            rows = [{"name": "kg view", "value": None, "unit": "", "target": "", "ok": None, "note": str(e)[:200]}]
-        for r in rows:
-            value = r.get("value")
-            shown = f"{value:.3g} {r.get('unit', '')}".strip() if isinstance(value, int | float) else "—"
-            report.rows.append(Row(r.get("name", "kg view"), "5,000 nodes", None, None, "", str(r.get("target", "")),
-                                   r.get("ok"), None, value=shown, note=r.get("note", ""),
-                                   miss=f"{shown} (target {r.get('target', '')}); measured by bench/view_bench.py"))
-    else:
-        report.rows.append(Row("`kg view` of 5,000 nodes", "-", None, None, "", "HTML < 1 s", None, None,
-                               value="not measured", note="bench/view_bench.py is not there yet"))
-    log("kg serve under load (bench/serve_bench.py)")
+    add_child_rows(report, "view", "kg view", "5,000 nodes")
+    add_child_rows(report, "serve", "kg serve under load", "bundled")
+
+
+def add_child_rows(report: Report, name: str, what: str, corpus: str) -> None:
+    """Rows from bench/<name>_bench.py's run(): dicts with name, value, unit, target, ok, note."""
+    script = f"bench/{name}_bench.py"
+    log(f"{what} ({script})")
     try:
-        served = child("serve", timeout=900).result or []
+        rows = child(name, timeout=900).result or []
     except RuntimeError as e:
-        served = [{"name": "kg serve", "value": None, "unit": "", "target": "", "ok": None, "note": str(e)[:200]}]
-    for r in served:
+        rows = [{"name": what, "value": None, "unit": "", "target": "", "ok": None, "note": str(e)[:200]}]
+    for r in rows:
         value = r.get("value")
         shown = f"{value:.3g} {r.get('unit', '')}".strip() if isinstance(value, int | float) else "—"
-        report.rows.append(Row(r.get("name", "kg serve"), "bundled", None, None, "", str(r.get("target", "")),
+        report.rows.append(Row(r.get("name", what), corpus, None, None, "", str(r.get("target", "")),
                                r.get("ok"), None, value=shown, note=r.get("note", ""),
-                               miss=f"{shown} (target {r.get('target', '')}); measured by bench/serve_bench.py"))
+                               miss=f"{shown} (target {r.get('target', '')}); measured by {script}"))
 
 
 # ---- the report ----------------------------------------------------------------------------------
