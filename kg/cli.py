@@ -125,10 +125,10 @@ def validate_cmd(ctx: click.Context, shapes: Path | None, fmt: str) -> None:
     """
     from kg.output import format_rows
     from kg.pipeline import default_shapes
-    from kg.validate import validate
+    from kg.validate import validate_store
 
     store = _store(ctx)
-    report = validate(store.nquads(), shapes=shapes or default_shapes())
+    report = validate_store(store, shapes=shapes or default_shapes())
     if report.conforms:
         click.echo(f"Conforms: {store.count()} quads checked against {shapes or 'ontology/shapes.ttl'}.")
         return

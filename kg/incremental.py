@@ -94,7 +94,7 @@ POOL_MIN_LINES = 20_000  # the same, for validation
 BATCH_LINES = 5_000  # at most about this many lines per pySHACL call: its SPARQL paths scan the batch
 BATCH_MIN_LINES = 2_000  # at least this many, unless there are fewer
 BUILD_MODULES = ("build", "errors", "incremental", "matching", "model", "pipeline", "prefixes",
-                 "records", "store", "validate", "vocab")
+                 "records", "shacl", "store", "validate", "vocab")
 
 Record = Document | Registry | Agreement
 PKey = tuple[str, str, int]  # a passage: record id, quote id, 0 for the quote and 1 for its context
@@ -624,6 +624,8 @@ class Closure:
 
     def _record(self, rid: str) -> dict[str, list[str]]:
         if rid not in self._records:
+            if len(self._records) >= 512:  # a batch reads few records: keep memory flat, not corpus-sized
+                self._records.clear()
             graph = f" <{ID}graph/record/{rid}> .\n"
             lines = self._record_lines(rid) or ""
             self._records[rid] = _by_subject("".join(li for li in lines_of(lines)
@@ -701,6 +703,11 @@ def local_shapes(shapes: Path) -> bool:
     True when every shape targets nodes by class and follows paths forward only (SPARQL
     constraints are assumed to, as ours do); otherwise the build validates the whole dataset.
     """
+    from kg.validate import compiled_shapes
+
+    compiled = compiled_shapes(shapes)
+    if compiled is not None:
+        return compiled.local
     from rdflib import Graph
     from rdflib.namespace import SH
 
@@ -761,7 +768,7 @@ def prepared_sparql() -> Iterator[None]:
 
 def _validate_batch(parts: list[_Part]) -> tuple[list[tuple[str | None, ...]], dict[str, Deps]]:
     """Validate parts together with what they point to; the violations of their own nodes."""
-    from kg.validate import validate
+    from kg.validate import compiled_shapes, validate
 
     assert _VALIDATION is not None
     own: list[str] = []
@@ -775,7 +782,9 @@ def _validate_batch(parts: list[_Part]) -> tuple[list[tuple[str | None, ...]], d
     text = "".join(own)
     owned = set(lines_of(text))
     subjects = {li.split(" ", 1)[0][1:-1] for li in owned}
-    with prepared_sparql():
+    # pySHACL (shapes kg.shacl does not compile) parses each SPARQL constraint once with this
+    parsing = prepared_sparql() if compiled_shapes(_VALIDATION.shapes) is None else contextlib.nullcontext()
+    with parsing:
         report = validate(text + "".join(li for li in extra if li not in owned), shapes=_VALIDATION.shapes)
     return [tuple(row) for row in report.violations.values if row[1] in subjects], deps
 

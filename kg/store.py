@@ -78,18 +78,28 @@ class Store:
         self.path = path
 
     @classmethod
-    def in_memory(cls, nquads: str) -> Store:
-        """A store in memory loaded from N-Quads (tests, and the incremental checks)."""
+    def in_memory(cls, data: str, *, fmt: str = "nquads", source: Path | None = None) -> Store:
+        """A store in memory loaded from N-Quads or Turtle (validation, tests, the incremental checks).
+
+        Raises:
+            StoreError: the data does not parse; names source and the line.
+        """
+        formats = {"nquads": ox.RdfFormat.N_QUADS, "turtle": ox.RdfFormat.TURTLE}
         self = cls.__new__(cls)
         self._store = ox.Store()
-        self._store.load(nquads.encode("utf-8"), ox.RdfFormat.N_QUADS)
+        try:
+            self._store.bulk_load(data.encode("utf-8"), formats[fmt])
+        except SyntaxError as e:
+            where = f"{source or 'data'}:{e.lineno}" if e.lineno else f"{source or 'data'}"
+            raise StoreError(f"{where}: invalid {fmt}: {e.msg}. Fix the file") from None
         self.path = Path(":memory:")
         return self
 
     def query(self, sparql: str, *, params: Mapping[str, str] | None = None, union: bool = True) -> Result:
         """Run SPARQL on Oxigraph's engine; params bind ?NAME to an IRI or a literal."""
         try:
-            bindings = {ox.Variable(k): _parse_binding(v) for k, v in (params or {}).items()}
+            bindings: dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple] = {
+                ox.Variable(k): _parse_binding(v) for k, v in (params or {}).items()}
         except ValueError as e:
             raise QueryError(f'a parameter is not a valid IRI ({e}). Write <iri>, prefix:name or "text"') from None
         try:

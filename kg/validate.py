@@ -1,18 +1,23 @@
-"""SHACL validation of the dataset with pySHACL; each violation names the record file it came from.
+"""SHACL validation of the dataset; each violation names the record file it came from.
 
-This is the only module that imports pyshacl.
+The shapes run as SPARQL on Oxigraph (kg.shacl) when they use only what kg.shacl compiles,
+and through pySHACL otherwise. pySHACL is also the reference the compiled checks are tested
+against. This is the only module that imports pyshacl.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
-
-from rdflib import Dataset, Graph, URIRef
-from rdflib.namespace import SH
+from typing import TYPE_CHECKING
 
 from kg.model import Rows
-from kg.vocab import KG, NP
+
+if TYPE_CHECKING:
+    from rdflib import Dataset, URIRef
+
+    from kg.shacl import Shapes
 
 COLUMNS = ["file", "focus", "path", "message"]
 
@@ -24,6 +29,10 @@ class Report:
 
 
 def _origins(ds: Dataset) -> dict[URIRef, str]:
+    from rdflib import URIRef
+
+    from kg.vocab import KG, NP
+
     record_file: dict[URIRef, str] = {
         s: str(o) for s, _p, o, _g in ds.quads((None, KG.recordFile, None, None)) if isinstance(s, URIRef)
     }
@@ -42,6 +51,8 @@ def _origins(ds: Dataset) -> dict[URIRef, str]:
 
 
 def load_dataset(nquads: str) -> Dataset:
+    from rdflib import Dataset
+
     ds = Dataset()
     ds.parse(data=nquads, format="nquads")
     return ds
@@ -49,7 +60,49 @@ def load_dataset(nquads: str) -> Dataset:
 
 def validate(nquads: str, *, shapes: Path) -> Report:
     """Validate the dataset (as the union of its graphs) against the shapes file."""
+    from kg.shacl import run_checks
+    from kg.store import Store
+
+    compiled = compiled_shapes(shapes)
+    if compiled is None:
+        return validate_with_pyshacl(nquads, shapes=shapes)
+    conforms, rows = run_checks(Store.in_memory(nquads), compiled.checks)
+    return Report(conforms, rows)
+
+
+def validate_store(store: object, *, shapes: Path) -> Report:
+    """Validate a store: in place when it is a local store and the shapes compile, else from its dump."""
+    from kg.shacl import run_checks
+    from kg.store import Store
+
+    compiled = compiled_shapes(shapes)
+    if compiled is not None and isinstance(store, Store):
+        conforms, rows = run_checks(store, compiled.checks)
+        return Report(conforms, rows)
+    return validate(store.nquads(), shapes=shapes)  # type: ignore[attr-defined]
+
+
+def compiled_shapes(shapes: Path) -> Shapes | None:
+    """The shapes compiled to SPARQL (once per file version in a process); None if pySHACL must run them."""
+    stat = shapes.stat()
+    return _compiled(str(shapes.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(path: str, _mtime_ns: int, _size: int) -> Shapes | None:
+    from kg.shacl import UnsupportedShapeError, compile_shapes
+
+    try:
+        return compile_shapes(Path(path))
+    except UnsupportedShapeError:
+        return None
+
+
+def validate_with_pyshacl(nquads: str, *, shapes: Path) -> Report:
+    """Validate with pySHACL over an rdflib Dataset: every SHACL feature, much slower (the reference)."""
     from pyshacl import validate as shacl_validate
+    from rdflib import Graph, URIRef
+    from rdflib.namespace import SH
 
     ds = load_dataset(nquads)
     shapes_graph = Graph().parse(shapes, format="turtle")
@@ -64,13 +117,16 @@ def validate(nquads: str, *, shapes: Path) -> Report:
     assert isinstance(results, Graph)
     origins = _origins(ds)
     rows = []
-    for result in results.subjects(SH.resultSeverity, SH.Violation):
+    # the report's own results, not the sh:detail results nested in them (pySHACL lists both)
+    for result in results.objects(None, SH.result):
+        if results.value(result, SH.resultSeverity) != SH.Violation:
+            continue
         focus = results.value(result, SH.focusNode)
         path = results.value(result, SH.resultPath)
         message = results.value(result, SH.resultMessage)
         rows.append(
             [
-                origins.get(focus, "") if isinstance(focus, URIRef) else "",  # type: ignore[call-overload]
+                origins.get(focus, "") if isinstance(focus, URIRef) else "",
                 str(focus),
                 str(path) if path is not None else "",
                 str(message or ""),
