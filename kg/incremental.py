@@ -473,6 +473,10 @@ def _read_into_cache(paths: Sequence[Path], folder: str, cache: Cache) -> list[R
 
     read = partial(_cache_unit, folder=folder, cache=cache)
     cache.units.mkdir(parents=True, exist_ok=True)
+    if len(paths) >= POOL_MIN_RECORDS:
+        from kg.records import prepare_checks
+
+        prepare_checks()  # once here, not once in every worker after the fork
     results: list[Read | None] = (_pool_map(read, paths, chunksize=32) if len(paths) >= POOL_MIN_RECORDS
                                   else [read(p) for p in paths])
     out: list[Read] = []
@@ -597,10 +601,24 @@ def lines_of(text: str) -> list[str]:
     return lines
 
 
-def _by_subject(lines: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
+# A line's subject, and its object when that is an IRI: found by the regex engine, not line by line in Python.
+_SUBJECT = re.compile(r"^(\S+) ", re.MULTILINE)
+_IRI_OBJECT = re.compile(r"^\S+ \S+ (<[^>]*>) ", re.MULTILINE)
+
+
+class _Node(NamedTuple):
+    lines: list[str]
+    objects: list[str]  # the IRIs these lines point to
+
+
+def _by_subject(lines: str) -> dict[str, _Node]:
+    out: dict[str, _Node] = {}
     for line in lines_of(lines):
-        out.setdefault(line.split(" ", 1)[0], []).append(line)
+        node = out.get(line.split(" ", 1)[0])
+        if node is None:
+            node = out[line.split(" ", 1)[0]] = _Node([], [])
+        node.lines.append(line)
+        node.objects.extend(_IRI_OBJECT.findall(line))
     return out
 
 
@@ -620,16 +638,15 @@ class Closure:
         for subject in sorted(self.references):
             bits.setdefault(subject, len(bits))
         self._record_lines = record_lines
-        self._records: dict[str, dict[str, list[str]]] = {}
+        self._records: dict[str, dict[str, _Node]] = {}
 
-    def _record(self, rid: str) -> dict[str, list[str]]:
+    def _record(self, rid: str) -> dict[str, _Node]:
         if rid not in self._records:
             if len(self._records) >= 512:  # a batch reads few records: keep memory flat, not corpus-sized
                 self._records.clear()
             graph = f" <{ID}graph/record/{rid}> .\n"
             lines = self._record_lines(rid) or ""
-            self._records[rid] = _by_subject("".join(li for li in lines_of(lines)
-                                                     if li.endswith(graph)))
+            self._records[rid] = _by_subject("".join(li for li in lines_of(lines) if li.endswith(graph)))
         return self._records[rid]
 
     def of(self, own: str, rid: str | None) -> tuple[list[str], Deps]:
@@ -637,18 +654,9 @@ class Closure:
         extra: list[str] = []
         bits = 0
         subjects: set[str] = set()
-        seen: set[str] = set()
-        todo: list[str] = []
-
-        def visit(term: str) -> None:
-            if term[0] == "<" and term not in seen:
-                seen.add(term)
-                todo.append(term)
-
-        for line in lines_of(own):
-            s, _p, o, _g = quad_terms(line)
-            visit(s)
-            visit(o)
+        seen = {t for t in _SUBJECT.findall(own) if t[0] == "<"}
+        seen.update(_IRI_OBJECT.findall(own))
+        todo = list(seen)
         while todo:
             node = todo.pop()
             found = self.references.get(node)
@@ -661,10 +669,12 @@ class Closure:
                     continue
                 found = self._record(other).get(node)
                 subjects.add(node)
-            for line in found or ():
-                extra.append(line)
-                _s, _p, o, _g = quad_terms(line)
-                visit(o)
+            if found is not None:
+                extra.extend(found.lines)
+                for o in found.objects:
+                    if o not in seen:
+                        seen.add(o)
+                        todo.append(o)
         return extra, Deps(bits, tuple(sorted(subjects)))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,7 +36,11 @@ FORMAT_HELP = "See 'Source records' in README.md"
 DOCUMENT_TYPES = ("news-article", "company-announcement", "analysis")
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it: the same nodes and marks, several times faster.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc]
     """SafeLoader that keeps dates as strings (we check them ourselves, with line numbers)."""
 
 
@@ -119,22 +124,56 @@ def parse_yaml(path: Path, raw: bytes) -> _Parsed:
     return _Parsed(path, data, lines)
 
 
+@functools.cache
 def _schema() -> dict[str, Any]:
     text = resources.files("kg").joinpath("schema/record.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
 
-def _check_schema(doc: _Parsed) -> None:
+@functools.cache
+def _validator(kind: str) -> Any:
+    """The JSON Schema validator of one kind of record, built once per process."""
     import jsonschema  # only the build needs it
 
+    defs = _schema()["$defs"]
+    return jsonschema.Draft202012Validator({"$defs": defs, **_inline_refs(defs[kind], defs, ())})
+
+
+def prepare_checks() -> None:
+    """Import jsonschema and build every kind's validator now: before forking workers, so none repeats it."""
+    kinds = [t for t in _schema()["properties"]["type"]["enum"] if t not in DOCUMENT_TYPES]
+    for kind in ("document", *kinds):
+        _validator(kind)
+
+
+def _inline_refs(node: Any, defs: dict[str, Any], seen: tuple[str, ...]) -> Any:
+    """The schema with each local $ref replaced by what it points to (a cycle keeps its $ref).
+
+    jsonschema resolves a $ref on every use, which was half the time of checking a record.
+
+    >>> _inline_refs({"$ref": "#/$defs/id", "description": "d"}, {"id": {"type": "string"}}, ())
+    {'type': 'string', 'description': 'd'}
+    """
+    if isinstance(node, list):
+        return [_inline_refs(v, defs, seen) for v in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref", "")
+    name = ref.removeprefix("#/$defs/")
+    if ref.startswith("#/$defs/") and name in defs and name not in seen:
+        # the other keys beside a $ref are annotations ("description") in our schema
+        return {**_inline_refs(defs[name], defs, (*seen, name)), **{k: v for k, v in node.items() if k != "$ref"}}
+    return {k: _inline_refs(v, defs, seen) for k, v in node.items()}
+
+
+def _check_schema(doc: _Parsed) -> None:
     schema = _schema()
     rtype = doc.data.get("type")
     if rtype not in schema["properties"]["type"]["enum"]:
         choices = ", ".join(schema["properties"]["type"]["enum"])
         raise doc.fail(("type",), f'"type" must be one of {choices}; it is {rtype!r}. Set the record type')
-    sub = {"$defs": schema["$defs"], **schema["$defs"]["document" if rtype in DOCUMENT_TYPES else rtype]}
-    validator = jsonschema.Draft202012Validator(sub)
+    validator = _validator("document" if rtype in DOCUMENT_TYPES else rtype)
     errors = sorted(
         validator.iter_errors(doc.data), key=lambda e: (doc.line(tuple(e.absolute_path)), str(e.absolute_path))
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kg.errors import KgError
@@ -76,7 +76,8 @@ class Shapes:
 class _Found:
     """A violation pattern: it binds value (a variable, or the focus itself) when it matches."""
 
-    pattern: str
+    values: str  # binds the value nodes from the focus ("" when the test needs none, or for a node shape)
+    test: str  # matches when the constraint is violated
     value: str | None
     path: str
     message: str | None
@@ -245,53 +246,67 @@ class _Compiler:
             path_label = self.path_text(path_node)
         for name in CONSTRAINTS:
             for parameter in self.g.objects(shape, SH + name):
-                for pattern, has_value, default in self.constraint(name, parameter, shape, focus, path, values,
-                                                                   value):
-                    yield _Found(pattern, value if has_value else None, path_label, message, severity, default)
+                for own_values, test, has_value, default in self.constraint(name, parameter, shape, focus, path,
+                                                                            values, value):
+                    yield _Found(own_values, test, value if has_value else None, path_label, message, severity,
+                                 default)
         for nested in self.g.objects(shape, SH + "property"):
             for found in self.constraints(nested, value):
-                yield _Found(values + " " + found.pattern, found.value, found.path, found.message, found.severity,
-                             found.default)
+                yield replace(found, values=f"{values} {found.values}".strip())
         for sparql in self.g.objects(shape, SH + "sparql"):
             yield self.sparql(shape, sparql, focus, path_label, severity, message)
 
     def constraint(self, name: str, p: Term, shape: Term, focus: str, path: str | None, values: str,
-                   v: str) -> Iterator[tuple[str, bool, str]]:
-        """(pattern, whether it binds the value node, default message) for one constraint parameter."""
+                   v: str) -> Iterator[tuple[str, str, bool, str]]:
+        """(values pattern, test pattern, whether it binds the value node, default message) for one parameter."""
         on = ("{$this}" if focus == "?this" else "a value node") + "->" + (short(path.strip("<>")) if path else "")
         if name in ("minCount", "maxCount"):
             if path is None:
                 raise UnsupportedShapeError(f"sh:{name} on a node shape ({shape.value})")
             n = int(p.value)
             if name == "minCount" and n > 0:
-                yield f"FILTER NOT EXISTS {{ {self.distinct_values(focus, path, n)} }}", False, \
-                    f"Less than {n} values on {on}"
+                yield "", self.count_test(focus, path, "<", n), False, f"Less than {n} values on {on}"
             elif name == "maxCount":
-                yield self.distinct_values(focus, path, n + 1), False, f"More than {n} values on {on}"
+                yield "", self.count_test(focus, path, ">", n), False, f"More than {n} values on {on}"
             return
         if name == "hasValue":
             if path is None:
-                yield f"FILTER (!sameTerm({focus}, {sparql_term(p)}))", False, f"Node is not {sparql_term(p)}"
+                yield "", f"FILTER (!sameTerm({focus}, {sparql_term(p)}))", False, f"Node is not {sparql_term(p)}"
             else:
-                yield f"FILTER NOT EXISTS {{ {focus} {path} {sparql_term(p)} }}", False, \
+                yield "", f"FILTER NOT EXISTS {{ {focus} {path} {sparql_term(p)} }}", False, \
                     f"Node {on} does not contain value {sparql_term(p)}"
             return
         if name in ("lessThan", "lessThanOrEquals"):
             other = self.var("o")
             op = "<" if name == "lessThan" else "<="
-            yield f"{values} {focus} {sparql_term(p)} {other} . FILTER (!COALESCE({v} {op} {other}, false))", True, \
+            yield values, f"{focus} {sparql_term(p)} {other} . FILTER (!COALESCE({v} {op} {other}, false))", True, \
                 f"Value is not {op} value of {short(p.value)}"
             return
         if name == "equals":
-            yield f"{{ {values} FILTER NOT EXISTS {{ {focus} {sparql_term(p)} {v} }} }} UNION " \
-                  f"{{ {focus} {sparql_term(p)} {v} . FILTER NOT EXISTS {{ {values} }} }}", True, \
+            yield "", f"{{ {values} FILTER NOT EXISTS {{ {focus} {sparql_term(p)} {v} }} }} UNION " \
+                      f"{{ {focus} {sparql_term(p)} {v} . FILTER NOT EXISTS {{ {values} }} }}", True, \
                 f"Value is not in {short(p.value)}"
             return
         if name == "disjoint":
-            yield f"{values} {focus} {sparql_term(p)} {v} .", True, f"Value is also a value of {short(p.value)}"
+            yield values, f"{focus} {sparql_term(p)} {v} .", True, f"Value is also a value of {short(p.value)}"
             return
         test, default = self.value_test(name, p, shape, v)
-        yield f"{values} FILTER ({test})", True, default
+        yield values, f"FILTER ({test})", True, default
+
+    def count_test(self, focus: str, path: str, op: str, n: int) -> str:
+        """A pattern that matches when the focus has fewer (op "<") or more (">") than n distinct values."""
+        if op == "<" and n == 1:
+            return f"FILTER NOT EXISTS {{ {focus} {path} {self.var('x')} }}"
+        if focus == "?this":
+            # the union of the graphs repeats a triple once per graph that holds it: count distinct values
+            x, count = self.var("x"), self.var("count")
+            group = f"{{ SELECT ?this (COUNT(DISTINCT {x}) AS {count}) WHERE {{ ?this {path} {x} }} GROUP BY ?this }}"
+            if op == ">":
+                return f"{group} FILTER ({count} > {n})"
+            return f"OPTIONAL {group} FILTER (COALESCE({count}, 0) < {n})"
+        if op == ">":
+            return self.distinct_values(focus, path, n + 1)
+        return f"FILTER NOT EXISTS {{ {self.distinct_values(focus, path, n)} }}"
 
     def distinct_values(self, focus: str, path: str, n: int) -> str:
         """A pattern that matches when the focus has at least n distinct values on the path."""
@@ -353,7 +368,7 @@ class _Compiler:
         if self.g.objects(shape, SH + "sparql"):
             raise UnsupportedShapeError(f"a SPARQL constraint in a nested shape ({shape.value})")
         # a node conforms when the shape gives no result at all, whatever its severity (SHACL 2.3.2)
-        tests = [f"NOT EXISTS {{ {found.pattern} }}" for found in self.constraints(shape, node)]
+        tests = [f"NOT EXISTS {{ {found.values} {found.test} }}" for found in self.constraints(shape, node)]
         return "(" + " && ".join(tests) + ")" if tests else "true"
 
     def sparql(self, shape: Term, constraint: Term, focus: str, path: str, severity: str,
@@ -376,7 +391,7 @@ class _Compiler:
                 if prefix is not None and namespace is not None:
                     prefixes.append(f"PREFIX {prefix.value}: <{namespace.value}>")
         projection = set(re.findall(r"[?$](\w+)", text.split("{", 1)[0]))
-        return _Found("{ " + text.replace("$this", "?this") + " }", "?value" if "value" in projection else None,
+        return _Found("", "{ " + text.replace("$this", "?this") + " }", "?value" if "value" in projection else None,
                       path, self.message(constraint) or message, severity, "SPARQL constraint violated on {$this}",
                       prefixes="\n".join(prefixes), selects_path="path" in projection)
 
@@ -401,7 +416,10 @@ class _Compiler:
                     selected.append(found.value)
                 if found.selects_path:
                     selected.append("?path")
-                query = f"SELECT DISTINCT {' '.join(selected)} WHERE {{ {target} {found.pattern} }}"
+                # distinct focus (and value) nodes first: the union of the graphs repeats a triple per graph
+                inner = ["?this", found.value] if found.values and found.value not in (None, "?this") else ["?this"]
+                nodes = f"{{ SELECT DISTINCT {' '.join(inner)} WHERE {{ {target} {found.values} }} }}"
+                query = f"SELECT DISTINCT {' '.join(selected)} WHERE {{ {nodes} {found.test} }}"
                 checks.append(Check(f"{found.prefixes}\n{query}".strip(), found.path, found.message or found.default,
                                     found.severity))
         return Shapes(checks, self.local)

@@ -45,8 +45,9 @@ def _origins(ds: Dataset) -> dict[URIRef, str]:
     graph_file.update({g: f for g, f in record_file.items()})
     origins: dict[URIRef, str] = {}
     for s, _p, _o, g in ds.quads((None, None, None, None)):
-        if g is not None and g in graph_file and s not in origins:
-            origins[s] = graph_file[g]  # type: ignore[index]
+        if isinstance(s, URIRef) and g is not None and g in graph_file:
+            file = graph_file[g]  # type: ignore[index]
+            origins[s] = min(origins.get(s, file), file)  # a node said in several records: the first file, by name
     return origins
 
 

@@ -38,7 +38,7 @@ CASES: list[tuple[str, Edit, str, int, str]] = [
         replace("wire-2024.yaml", "text: Acme and Globex end exclusivity", "text: Acme: and: Globex"),
         "wire-2024.yaml",
         7,
-        "mapping values are not allowed here",
+        "mapping values are not allowed",
     ),
     (
         "missing-field",
