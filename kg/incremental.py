@@ -418,12 +418,18 @@ def _read_unit(path: Path, folder: str) -> Unit | None:
     return Unit(path.name, _digest(folder, path.name, raw), stat, record, lines)
 
 
-def _pool_map(fn: Callable[..., Any], items: Sequence[Any], *, chunksize: int = 16) -> list[Any]:
-    """map() on every core when there is enough work and fork is available, else in this process."""
+def _pool_map(fn: Callable[..., Any], items: Sequence[Any], *, chunksize: int = 16,
+              after_fork: Callable[[], None] = lambda: None) -> list[Any]:
+    """map() on every core when there is enough work and fork is available, else in this process.
+
+    after_fork runs once the workers exist (it may start threads, which must not be forked).
+    """
     cores = os.cpu_count() or 1
     if len(items) < 2 or cores < 2 or "fork" not in multiprocessing.get_all_start_methods() or _threaded():
+        after_fork()
         return [fn(item) for item in items]
     with multiprocessing.get_context("fork").Pool(min(cores, len(items))) as pool:
+        after_fork()
         return pool.map(fn, items, chunksize=chunksize)
 
 
@@ -800,8 +806,11 @@ def _validate_batch(parts: list[_Part]) -> tuple[list[tuple[str | None, ...]], d
 
 
 def validate_parts(parts: Sequence[_Part], closure: Closure, shapes: Path, *, cache: Cache | None = None,
-                   progress: Progress) -> tuple[Rows, dict[str, Deps]]:
-    """Validate parts in batches (on every core when there are many); the violations, sorted, each once."""
+                   progress: Progress, meanwhile: Callable[[], None] = lambda: None) -> tuple[Rows, dict[str, Deps]]:
+    """Validate parts in batches (on every core when there are many); the violations, sorted, each once.
+
+    meanwhile starts work to run beside validation (once any worker processes exist).
+    """
     global _VALIDATION
     total = sum(p.lines for p in parts)
     cores = os.cpu_count() or 1
@@ -818,8 +827,11 @@ def validate_parts(parts: Sequence[_Part], closure: Closure, shapes: Path, *, ca
     progress(f"validating {len(parts)} parts in {len(batches)} batches with SHACL")
     _VALIDATION = _Validation(closure, cache, shapes)
     try:
-        results = _pool_map(_validate_batch, batches, chunksize=1) if total >= POOL_MIN_LINES else \
-            [_validate_batch(b) for b in batches]
+        if total >= POOL_MIN_LINES:
+            results = _pool_map(_validate_batch, batches, chunksize=1, after_fork=meanwhile)
+        else:
+            meanwhile()
+            results = [_validate_batch(b) for b in batches]
     finally:
         _VALIDATION = None
     rows = sorted({row for found, _deps in results for row in found})
@@ -1034,7 +1046,7 @@ def _full(sources_dir: Path, store_path: Path, dump_path: Path, shapes: Path, ca
           progress: Progress) -> Summary:
     """Everything from the records; memory holds their summaries, not their quads (the cache does)."""
     from kg.records import check_corpus, record_paths
-    from kg.store import load_store, store_signature
+    from kg.store import StagedStore, store_signature
 
     paths = record_paths(sources_dir)
     if not paths:
@@ -1058,6 +1070,8 @@ def _full(sources_dir: Path, store_path: Path, dump_path: Path, shapes: Path, ca
     progress(f"merging {dump_path}")
     tmp = dump_path.with_name(dump_path.name + f".tmp-{os.getpid()}")
     dump_path.parent.mkdir(parents=True, exist_ok=True)
+    build_id = _new_build_id()
+    staged = StagedStore(store_path, tmp, build_id=build_id)
     try:
         merge(tmp, [cache.lines_path(e.digest) for e in entries.values()], [*derived.values(), ontology])
         lines = sum(e.lines for e in entries.values()) + sum(t.count("\n") for t in (*derived.values(), ontology))
@@ -1074,8 +1088,9 @@ def _full(sources_dir: Path, store_path: Path, dump_path: Path, shapes: Path, ca
                      if not e.is_reference]
             parts.append(_Part("references", None, ref_lines, lines=ref_lines.count("\n")))
             parts += [_Part(key, None, text, lines=text.count("\n")) for key, text in derived.items() if text]
+            # the store loads from the dump while the parts are validated; it replaces the old one only if valid
             violations, deps = validate_parts(parts, Closure(ref_lines, bits, record_lines), shapes, cache=cache,
-                                              progress=progress)
+                                              progress=progress, meanwhile=staged.start)
         else:
             from kg.validate import validate
 
@@ -1085,10 +1100,10 @@ def _full(sources_dir: Path, store_path: Path, dump_path: Path, shapes: Path, ca
         if violations.values:
             raise NonConformantError(violations)
         progress(f"writing {store_path}")
-        build_id = _new_build_id()
-        load_store(store_path, tmp, build_id=build_id)
+        staged.commit()
         tmp.replace(dump_path)
     finally:
+        staged.discard()
         tmp.unlink(missing_ok=True)
     entries = {name: e._replace(deps=deps.get(name, Deps())) for name, e in entries.items()}
     if not local:

@@ -9,6 +9,7 @@ import contextlib
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -171,16 +172,65 @@ def write_store(path: Path, nquads: str, *, build_id: str | None = None) -> None
 
 def load_store(path: Path, nquads_file: Path, *, build_id: str | None = None) -> None:
     """Replace the store at path with one bulk-loaded from an N-Quads file (the dump of a build)."""
+    _replace_store(path, lambda staging: _bulk_load(staging, nquads_file), build_id=build_id)
 
-    def fill(staging: Path) -> None:
-        fresh = ox.Store(str(staging))
+
+def _bulk_load(staging: Path, nquads_file: Path) -> None:
+    fresh = ox.Store(str(staging))
+    try:
+        fresh.bulk_load(path=str(nquads_file), format=ox.RdfFormat.N_QUADS)
+        fresh.flush()
+    finally:
+        del fresh  # closes RocksDB before the directory moves
+
+
+class StagedStore:
+    """A store bulk-loaded from a dump in a background thread while the build goes on (validating).
+
+    pyoxigraph releases the GIL while it loads, so the load runs beside Python work; the store at
+    path is replaced only by :meth:`commit`, and :meth:`discard` leaves it as it was. Start it after
+    any fork: a process that forks while RocksDB's threads run may deadlock in the child.
+    """
+
+    def __init__(self, path: Path, nquads_file: Path, *, build_id: str) -> None:
+        self.path, self.nquads_file, self.build_id = path, nquads_file, build_id
+        self.staging = path.with_name(path.name + f".staged-{os.getpid()}")
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self._thread = threading.Thread(target=self._load, name="kg-bulk-load", daemon=True)
+            self._thread.start()
+
+    def _load(self) -> None:
         try:
-            fresh.bulk_load(path=str(nquads_file), format=ox.RdfFormat.N_QUADS)
-            fresh.flush()
-        finally:
-            del fresh
+            _bulk_load(self.staging, self.nquads_file)
+        except BaseException as e:  # noqa: BLE001 (handed to the thread that commits)
+            self._error = e
 
-    _replace_store(path, fill, build_id=build_id)
+    def commit(self) -> None:
+        """Wait for the load, then swap the loaded store in for the one at path."""
+        self.start()
+        assert self._thread is not None
+        self._thread.join()
+        error = self._error
+
+        def fill(staging: Path) -> None:
+            if error is not None:
+                raise error
+            self.staging.rename(staging)
+
+        try:
+            _replace_store(self.path, fill, build_id=self.build_id)
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def discard(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def update_store(
