@@ -31,8 +31,10 @@ validate: build  ## SHACL-validate the store
 test: install  ## Run the whole test suite (browser tests need Chromium: see README)
 	$(BIN)/python -m pytest -q
 
-bench: install  ## Run the benchmarks and write BENCHMARKS.md
-	$(BIN)/python -m bench
+BENCH_SIZES ?= bundled,10k,100k
+
+bench: install  ## Run the benchmarks and write BENCHMARKS.md (make bench BENCH_SIZES=bundled,10k,100k,1m adds 1M)
+	$(BIN)/python -m bench --sizes $(BENCH_SIZES)
 
 clean:  ## Remove the store and build outputs
 	rm -rf .kg out
