@@ -9,8 +9,10 @@ the dump by splicing and change the store by a difference, and get the same byte
 quads as a full build.
 
 A full build reads every record (on every core when there are many), checks them, matches the
-analysis quotes through a bigram index (:class:`QuoteIndex`), validates the parts in batches (on
-every core), writes the dump and bulk-loads the store from it, then writes the cache beside the
+analysis quotes through a bigram index (:class:`QuoteIndex`), writes the dump, validates the parts
+in batches (on every core, each batch loaded into an in-memory Oxigraph store and checked by the
+shapes compiled to SPARQL, :mod:`kg.shacl`) while the store bulk-loads from the dump in a
+background thread (swapped in only if the parts conform), then writes the cache beside the
 store (``<store>.cache/``): one file per record, named by the hash of its content, with its
 model and its lines; an index with what every next build needs (small, read each time); and side
 files read only when needed (every passage; the quote index).
@@ -37,8 +39,9 @@ added and deleted ones, and:
 Anything the cache cannot vouch for (another kg version, ontology or shapes, another sources
 folder, a store or dump changed behind its back) makes the build a full one.
 
-The quote index and the parsed-query cache (:func:`prepared_sparql`) would sit better in
-kg.matching and kg.validate; they are here because this module is the one that needed them.
+The quote index and the parsed-query cache for pySHACL (:func:`prepared_sparql`, used only for
+shapes kg.shacl does not compile) would sit better in kg.matching and kg.validate; they are here
+because this module is the one that needed them.
 """
 
 from __future__ import annotations
@@ -91,7 +94,8 @@ CACHE_FORMAT = 1
 RACY_NS = 2_000_000_000  # a file modified this close to the cache's writing is re-hashed
 POOL_MIN_RECORDS = 300  # below this, one process beats starting workers
 POOL_MIN_LINES = 20_000  # the same, for validation
-BATCH_LINES = 5_000  # at most about this many lines per pySHACL call: its SPARQL paths scan the batch
+POOL_MIN_PASSAGES = 5_000  # the same, for matching quotes
+BATCH_LINES = 5_000  # at most about this many lines per batch: small enough to spread over the cores
 BATCH_MIN_LINES = 2_000  # at least this many, unless there are fewer
 BUILD_MODULES = ("build", "errors", "incremental", "matching", "model", "pipeline", "prefixes",
                  "records", "shacl", "store", "validate", "vocab")
@@ -274,6 +278,35 @@ class QuoteIndex:
                     if m.kind != "none":
                         found.setdefault(key, []).append((pkey, m))
         return found
+
+
+_SCAN: tuple[QuoteIndex, list[tuple[PKey, str]]] | None = None  # set before the workers fork, so they share it
+
+
+def _scan_range(span: tuple[int, int]) -> dict[QKey, Found]:
+    assert _SCAN is not None
+    index, passages = _SCAN
+    return index.scan(passages[span[0]:span[1]])
+
+
+def scan_passages(index: QuoteIndex, passages: Iterable[tuple[PKey, str]]) -> dict[QKey, Found]:
+    """index.scan on every core when there are many passages; the same result, in passage order."""
+    global _SCAN
+    listed = list(passages)
+    cores = os.cpu_count() or 1
+    if len(listed) < POOL_MIN_PASSAGES or cores < 2:
+        return index.scan(listed)
+    step = -(-len(listed) // (4 * cores))
+    _SCAN = (index, listed)
+    try:
+        results = _pool_map(_scan_range, [(i, i + step) for i in range(0, len(listed), step)], chunksize=1)
+    finally:
+        _SCAN = None
+    found: dict[QKey, Found] = {}
+    for result in results:  # in passage order, as one scan gives them
+        for key, matched in result.items():
+            found.setdefault(key, []).extend(matched)
+    return found
 
 
 def best_match(found: Found) -> Match:
@@ -1062,7 +1095,7 @@ def _full(sources_dir: Path, store_path: Path, dump_path: Path, shapes: Path, ca
     passages = {e.rid: ps for e, ps, _r in read if ps}
     del read
     quote_index = QuoteIndex(quotes)
-    found = quote_index.scan(p for ps in passages.values() for p in ps)
+    found = scan_passages(quote_index, (p for ps in passages.values() for p in ps))
     matches = {key: found.get(key, []) for key, _text in quotes}
     derived = {part_key(k): match_part(k, best_match(f)) for k, f in matches.items()}
     derived["timeline"] = timeline_lines(references, (e.refs for e in entries.values() if e.refs is not None))
@@ -1218,7 +1251,7 @@ def _incremental(sources_dir: Path, store_path: Path, dump_path: Path, shapes: P
         passages.update({u.record.id: u.passages() for u in new_units.values() if u.passages()})
     if new_quotes:
         assert passages is not None
-        found_new = QuoteIndex(new_quotes).scan(p for ps in passages.values() for p in ps)
+        found_new = scan_passages(QuoteIndex(new_quotes), (p for ps in passages.values() for p in ps))
         matches.update({key: found_new.get(key, []) for key, _t in new_quotes})
         touched.update(k for k, _t in new_quotes)
     derived = index.derived

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kg.errors import KgError
-from kg.model import Rows, Term
+from kg.model import Term
 from kg.prefixes import PREFIXES
 
 SH = "http://www.w3.org/ns/shacl#"
@@ -30,16 +30,14 @@ RDF = PREFIXES["rdf"]
 RDFS = PREFIXES["rdfs"]
 XSD = PREFIXES["xsd"]
 VIOLATION = SH + "Violation"
-COLUMNS = ["file", "focus", "path", "message"]
 # Datatypes whose lexical form Oxigraph can check by casting: an ill-typed value violates sh:datatype.
 CASTABLE = {XSD + t for t in ("boolean", "integer", "decimal", "float", "double", "date", "dateTime", "time")}
 MAX_COUNT_BY_JOIN = 4  # min/maxCount up to this many become joins of distinct values
 TARGETS = {SH + t for t in ("targetClass", "targetNode", "targetSubjectsOf", "targetObjectsOf")}
 # Parameters that describe a shape without constraining anything.
 PASSIVE = {SH + t for t in ("message", "severity", "deactivated", "name", "description", "order", "group",
-                            "defaultValue", "flags", "declare", "prefixes")} | TARGETS | {SH + "path", RDF + "type",
-                                                                                        RDFS + "label",
-                                                                                        RDFS + "comment"}
+                            "defaultValue", "flags", "declare", "prefixes", "path")}
+PASSIVE |= TARGETS | {RDF + "type", RDFS + "label", RDFS + "comment"}
 
 
 class UnsupportedShapeError(KgError):
@@ -443,50 +441,3 @@ def compile_shapes(shapes: Path) -> Shapes:
     graph = Store.in_memory(shapes.read_text(encoding="utf-8"), fmt="turtle", source=shapes)
     rows = graph.query("SELECT ?s ?p ?o WHERE { ?s ?p ?o }").terms
     return _Compiler(ShapesGraph([(s, p, o) for s, p, o in rows])).shapes()  # type: ignore[misc]
-
-
-_ORIGINS = """
-SELECT ?s (MIN(?file) AS ?f) WHERE {
-  VALUES ?s { %s }
-  GRAPH ?g { ?s ?p ?o }
-  { ?g kg:recordFile ?file }
-  UNION { ?np kg:recordFile ?file ; np:hasAssertion|np:hasProvenance|np:hasPublicationInfo ?g }
-  UNION { GRAPH ?g { ?np np:hasAssertion|np:hasProvenance|np:hasPublicationInfo ?part } ?np kg:recordFile ?file }
-} GROUP BY ?s
-"""
-
-
-def run_checks(store: object, checks: list[Check]) -> tuple[bool, Rows]:
-    """Run the checks on a kg.store.Store (union of its graphs): (conforms, the violations as rows).
-
-    Warnings and infos do not stop a dataset from conforming, and are not listed.
-    """
-    from kg.store import Store
-
-    assert isinstance(store, Store)
-    found: set[tuple[str, str, str]] = set()
-    focus_terms: dict[str, Term] = {}
-    for check in checks:
-        if check.severity != VIOLATION:
-            continue
-        result = store.query(check.query)
-        for row in result.terms:
-            focus = row[0]
-            assert focus is not None
-            named = dict(zip(result.columns, row, strict=True))
-            path = named.get("path")
-            message = check.message
-            for key, term in named.items():
-                if term is not None:
-                    message = message.replace("{?" + key + "}", term.value).replace("{$" + key + "}", term.value)
-            focus_terms[focus.value] = focus
-            found.add((focus.value, path.value if path is not None else check.path, message))
-    files: dict[str, str] = {}
-    iris = sorted(v for v, t in focus_terms.items() if t.kind == "uri")
-    for start in range(0, len(iris), 1000):
-        chunk = " ".join(f"<{i}>" for i in iris[start:start + 1000])
-        for s, f in store.query(_ORIGINS % chunk).terms:
-            if s is not None and f is not None:
-                files[s.value] = f.value
-    rows = sorted([files.get(focus, ""), focus, path, message] for focus, path, message in found)
-    return not rows, Rows(list(COLUMNS), rows)  # type: ignore[arg-type]

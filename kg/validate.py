@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kg.model import Rows
+from kg.model import Rows, Term
 
 if TYPE_CHECKING:
     from rdflib import Dataset, URIRef
 
-    from kg.shacl import Shapes
+    from kg.shacl import Check, Shapes
+    from kg.store import Store
 
 COLUMNS = ["file", "focus", "path", "message"]
 
@@ -61,7 +62,6 @@ def load_dataset(nquads: str) -> Dataset:
 
 def validate(nquads: str, *, shapes: Path) -> Report:
     """Validate the dataset (as the union of its graphs) against the shapes file."""
-    from kg.shacl import run_checks
     from kg.store import Store
 
     compiled = compiled_shapes(shapes)
@@ -73,7 +73,6 @@ def validate(nquads: str, *, shapes: Path) -> Report:
 
 def validate_store(store: object, *, shapes: Path) -> Report:
     """Validate a store: in place when it is a local store and the shapes compile, else from its dump."""
-    from kg.shacl import run_checks
     from kg.store import Store
 
     compiled = compiled_shapes(shapes)
@@ -81,6 +80,52 @@ def validate_store(store: object, *, shapes: Path) -> Report:
         conforms, rows = run_checks(store, compiled.checks)
         return Report(conforms, rows)
     return validate(store.nquads(), shapes=shapes)  # type: ignore[attr-defined]
+
+
+_ORIGINS = """
+SELECT ?s (MIN(?file) AS ?f) WHERE {
+  VALUES ?s { %s }
+  GRAPH ?g { ?s ?p ?o }
+  { ?g kg:recordFile ?file }
+  UNION { ?np kg:recordFile ?file ; np:hasAssertion|np:hasProvenance|np:hasPublicationInfo ?g }
+  UNION { GRAPH ?g { ?np np:hasAssertion|np:hasProvenance|np:hasPublicationInfo ?part } ?np kg:recordFile ?file }
+} GROUP BY ?s
+"""
+
+
+def run_checks(store: Store, checks: list[Check]) -> tuple[bool, Rows]:
+    """Run compiled checks on a store (the union of its graphs): (conforms, the violations as rows).
+
+    Warnings and infos do not stop a dataset from conforming, and are not listed.
+    """
+    from kg.shacl import VIOLATION
+
+    found: set[tuple[str, str, str]] = set()
+    focus_terms: dict[str, Term] = {}
+    for check in checks:
+        if check.severity != VIOLATION:
+            continue
+        result = store.query(check.query)
+        for row in result.terms:
+            focus = row[0]
+            assert focus is not None
+            named = dict(zip(result.columns, row, strict=True))
+            path = named.get("path")
+            message = check.message
+            for key, term in named.items():
+                if term is not None:
+                    message = message.replace("{?" + key + "}", term.value).replace("{$" + key + "}", term.value)
+            focus_terms[focus.value] = focus
+            found.add((focus.value, path.value if path is not None else check.path, message))
+    files: dict[str, str] = {}
+    iris = sorted(v for v, t in focus_terms.items() if t.kind == "uri")
+    for start in range(0, len(iris), 1000):
+        chunk = " ".join(f"<{i}>" for i in iris[start:start + 1000])
+        for s, f in store.query(_ORIGINS % chunk).terms:
+            if s is not None and f is not None:
+                files[s.value] = f.value
+    rows = sorted([files.get(focus, ""), focus, path, message] for focus, path, message in found)
+    return not rows, Rows(list(COLUMNS), rows)  # type: ignore[arg-type]
 
 
 def compiled_shapes(shapes: Path) -> Shapes | None:

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from conftest import DATA, ROOT
 
 import kg.records
+from kg import incremental
 from kg.build import match_quotes
 from kg.cli import ExitCode, cli
 from kg.incremental import (
@@ -295,6 +296,17 @@ def test_the_sparql_processor_is_rdflibs_again_after_a_build(tmp_path: Path, fix
 
     build(fixture_sources, tmp_path / "kg")
     assert plugin.get("sparql", Processor) is SPARQLProcessor
+
+
+def test_scanning_on_every_core_finds_what_one_scan_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed, _data = make_dataset(ROOT / "sources")
+    quotes = [((d.id, q.id), q.text) for d in parsed.documents if d.type == "analysis" for q in d.quotes]
+    passages = [p for d in parsed.documents if d.type != "analysis" for p in document_passages(d)]
+    expected = QuoteIndex(quotes).scan(passages)
+    monkeypatch.setattr(incremental, "POOL_MIN_PASSAGES", 2)  # the bundled corpus is below the real threshold
+    found = incremental.scan_passages(QuoteIndex(quotes), passages)
+    assert found == expected
+    assert list(found) == list(expected) and sum(len(f) for f in found.values()) >= 10
 
 
 def test_the_quote_index_survives_pickling_and_edits() -> None:

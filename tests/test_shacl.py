@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import DATA, ROOT
 
 from kg.cli import ExitCode, cli
 from kg.errors import KgError
 from kg.pipeline import make_dataset
 from kg.shacl import UnsupportedShapeError, compile_shapes
 from kg.validate import Report, compiled_shapes, validate, validate_with_pyshacl
-from tests.conftest import DATA, ROOT
 
 SHAPES = ROOT / "ontology" / "shapes.ttl"
 EVERY_FEATURE = DATA / "shapes-every-feature.ttl"
