@@ -13,32 +13,51 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 from rdflib import Literal, URIRef
 
+from kg import vocab
 from kg.matching import Match, Passage, match_quote
 from kg.model import Agreement, Assertion, Claim, Corpus, Document, Evidence, Registry
-from kg.vocab import (
-    ADMS,
-    CITO,
-    DCTERMS,
-    FIBO,
-    KG,
-    NP,
-    NPX,
-    OA,
-    PROV,
-    RDF,
-    RDFS,
-    SCHEMA,
-    SKOS,
-    WD,
-    XSD,
-    mint,
-)
+from kg.vocab import mint
 
 Term = URIRef | Literal
 Quad = tuple[URIRef, URIRef, Term, URIRef]
+
+
+class _Made:
+    """A namespace whose terms are made once each: rdflib makes and checks a new URIRef per attribute access."""
+
+    def __init__(self, namespace: Any) -> None:
+        self._namespace = namespace
+
+    def __getattr__(self, name: str) -> URIRef:
+        term: URIRef = getattr(self._namespace, name)
+        setattr(self, name, term)
+        return term
+
+    def __getitem__(self, name: str) -> URIRef:
+        term: URIRef = self._namespace[name]
+        return term
+
+
+ADMS: Any = _Made(vocab.ADMS)
+CITO: Any = _Made(vocab.CITO)
+DCTERMS: Any = _Made(vocab.DCTERMS)
+FIBO: Any = _Made(vocab.FIBO)
+KG: Any = _Made(vocab.KG)
+NP: Any = _Made(vocab.NP)
+NPX: Any = _Made(vocab.NPX)
+OA: Any = _Made(vocab.OA)
+PROV: Any = _Made(vocab.PROV)
+RDF: Any = _Made(vocab.RDF)
+RDFS: Any = _Made(vocab.RDFS)
+SCHEMA: Any = _Made(vocab.SCHEMA)
+SKOS: Any = _Made(vocab.SKOS)
+WD: Any = _Made(vocab.WD)
+XSD: Any = _Made(vocab.XSD)
+_XSD_STRING = str(XSD.string)
 
 DERIVED = mint("graph", "derived")
 ONTOLOGY = mint("graph", "ontology")
@@ -442,7 +461,7 @@ def nt_term(term: Term) -> str:
     body = f'"{_escape(str(term))}"'
     if term.language:
         return f"{body}@{term.language}"
-    if term.datatype is not None and str(term.datatype) != str(XSD.string):
+    if term.datatype is not None and str(term.datatype) != _XSD_STRING:
         return f"{body}^^<{term.datatype}>"
     return body
 

@@ -640,9 +640,11 @@ def lines_of(text: str) -> list[str]:
     return lines
 
 
-# A line's subject, and its object when that is an IRI: found by the regex engine, not line by line in Python.
-_SUBJECT = re.compile(r"^(\S+) ", re.MULTILINE)
-_IRI_OBJECT = re.compile(r"^\S+ \S+ (<[^>]*>) ", re.MULTILINE)
+# A line's subject, and its object when that is an IRI, found by the regex engine rather than line by
+# line in Python. Each pattern starts with "\n" (the text is searched with one put in front): the engine
+# then jumps from newline to newline, where "^" with MULTILINE would make it try every position.
+_TERMS = re.compile(r"\n(\S+) \S+ (<[^>]*>)?")
+_LINE = r"\n((\S+) \S+ (<[^>]*>)?[^\n]*{graph} \.)(?=\n)"
 
 
 class _Node(NamedTuple):
@@ -650,14 +652,18 @@ class _Node(NamedTuple):
     objects: list[str]  # the IRIs these lines point to
 
 
-def _by_subject(lines: str) -> dict[str, _Node]:
+def _by_subject(lines: str, graph: str | None = None) -> dict[str, _Node]:
+    """The lines (of one graph, if given) by subject, with the IRIs each subject's lines point to."""
     out: dict[str, _Node] = {}
-    for line in lines_of(lines):
-        node = out.get(line.split(" ", 1)[0])
+    pattern = re.compile(_LINE.format(graph=" " + re.escape(graph) if graph else ""))
+    for match in pattern.finditer("\n" + lines):
+        line, subject, obj = match.group(1, 2, 3)
+        node = out.get(subject)
         if node is None:
-            node = out[line.split(" ", 1)[0]] = _Node([], [])
-        node.lines.append(line)
-        node.objects.extend(_IRI_OBJECT.findall(line))
+            node = out[subject] = _Node([], [])
+        node.lines.append(line + "\n")
+        if obj is not None:
+            node.objects.append(obj)
     return out
 
 
@@ -683,9 +689,7 @@ class Closure:
         if rid not in self._records:
             if len(self._records) >= 512:  # a batch reads few records: keep memory flat, not corpus-sized
                 self._records.clear()
-            graph = f" <{ID}graph/record/{rid}> .\n"
-            lines = self._record_lines(rid) or ""
-            self._records[rid] = _by_subject("".join(li for li in lines_of(lines) if li.endswith(graph)))
+            self._records[rid] = _by_subject(self._record_lines(rid) or "", f"<{ID}graph/record/{rid}>")
         return self._records[rid]
 
     def of(self, own: str, rid: str | None) -> tuple[list[str], Deps]:
@@ -693,8 +697,7 @@ class Closure:
         extra: list[str] = []
         bits = 0
         subjects: set[str] = set()
-        seen = {t for t in _SUBJECT.findall(own) if t[0] == "<"}
-        seen.update(_IRI_OBJECT.findall(own))
+        seen = {term for pair in _TERMS.findall("\n" + own) for term in pair if term[:1] == "<"}
         todo = list(seen)
         while todo:
             node = todo.pop()

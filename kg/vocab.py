@@ -5,6 +5,7 @@ Every instance IRI is made by :func:`mint`, so IRIs stay stable and blank nodes 
 
 from __future__ import annotations
 
+import functools
 import re
 
 from rdflib import Namespace, URIRef
@@ -124,6 +125,7 @@ class KG(DefinedNamespace):
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a build mints the same organizations' and clauses' IRIs again and again
 def mint(kind: str, *parts: str) -> URIRef:
     """The one place instance IRIs are made.
 

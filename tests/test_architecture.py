@@ -16,9 +16,10 @@ OWNERS = {
     "pyvis": {"views"},
     "yaml": {"records"},
     "jsonschema": {"records"},
+    "fastjsonschema": {"records"},
     "tabulate": {"output"},
 }
-HEAVY = ("rdflib", "pyoxigraph", "pyshacl", "networkx", "pyvis", "yaml", "jsonschema")
+HEAVY = ("rdflib", "pyoxigraph", "pyshacl", "networkx", "pyvis", "yaml", "jsonschema", "fastjsonschema")
 
 
 def imports(path: Path) -> set[str]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import random
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import DATA, ROOT
 
+import kg.records
 from kg.cli import ExitCode, cli
 from kg.store import Store
 
@@ -267,3 +271,57 @@ def test_missing_sources_directory(runner: CliRunner, tmp_path: Path) -> None:
         result.stderr
         == f"Error: {tmp_path / 'nowhere'}: no such directory. Pass the folder that holds the source records\n"
     )
+
+
+def _mutations(data: object, rng: random.Random) -> object:
+    """data with one random change somewhere: a key dropped or added, a value of another type or an empty one."""
+    data = copy.deepcopy(data)
+    spots: list[tuple[object, object]] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            spots.extend((node, k) for k in node)
+            spots.append((node, None))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            spots.extend((node, i) for i in range(len(node)))
+            for v in node:
+                walk(v)
+
+    walk(data)
+    parent, key = rng.choice(spots)
+    values = [None, 0, -1, 1.5, True, "", "x", "Not An Id!", "2026-13-45", [], {}, ["x"], {"x": 1}]
+    if key is None:
+        parent[rng.choice(["extra", "id", "type", "text", "url"])] = rng.choice(values)  # type: ignore[index]
+    elif rng.random() < 0.3 and isinstance(parent, dict):
+        del parent[key]
+    elif isinstance(parent, list) and rng.random() < 0.3:
+        parent.append(copy.deepcopy(parent[key]))  # type: ignore[index]
+    else:
+        parent[key] = rng.choice(values)  # type: ignore[index]
+    return data
+
+
+def test_the_compiled_schema_check_agrees_with_jsonschema() -> None:
+    """Records that pass the fast check (fastjsonschema) are exactly those jsonschema finds no error in."""
+    kg.records.prepare_checks()
+    paths = [*sorted((ROOT / "sources").glob("*.yaml")), *sorted((DATA / "sources").glob("*.yaml")),
+             *sorted((DATA / "hostile").glob("*.yaml"))]
+    rng = random.Random(7)
+    checked = invalid = 0
+    for path in paths:
+        data = kg.records.parse_yaml(path, path.read_bytes()).data
+        for _ in range(40):
+            mutated = _mutations(data, rng)
+            rtype = mutated.get("type") if isinstance(mutated, dict) else None
+            kinds = [t for t in kg.records._schema()["properties"]["type"]["enum"]]
+            if rtype not in kinds:
+                continue
+            kind = "document" if rtype in kg.records.DOCUMENT_TYPES else rtype
+            fast = kg.records._passes(kg.records._FAST_CHECKS[kind], mutated)
+            full = not any(True for _e in kg.records._validator(kind).iter_errors(mutated))
+            assert fast == full, (path.name, mutated)
+            checked += 1
+            invalid += not full
+    assert checked > 500 and invalid > 200
