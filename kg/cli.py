@@ -400,7 +400,7 @@ def push(ctx: click.Context, push_endpoint: str | None, graph_store: str | None,
         kg push --endpoint http://localhost:7878/query --graph-store http://localhost:7878/store
         kg push --endpoint http://localhost:3030/kg/sparql --update http://localhost:3030/kg/update
     """
-    from kg.remote import push as run_push
+    from kg.push import push as run_push
 
     endpoint = push_endpoint or ctx.obj.get("endpoint")
     if not endpoint:

@@ -31,9 +31,11 @@ from click.testing import CliRunner
 from kg.auditing import audit
 from kg.cli import cli
 from kg.errors import QueryError
+from kg.push import push
 from kg.queries import list_queries, load
-from kg.remote import RemoteStore, bind, push
+from kg.remote import RemoteStore
 from kg.server import Server
+from kg.sparql_syntax import bind
 from kg.store import Store
 
 NAMES = [n for n, _ in list_queries()]
