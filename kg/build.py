@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 from rdflib import Literal, URIRef
 
@@ -22,7 +22,16 @@ from kg.matching import Match, Passage, match_quote
 from kg.model import Agreement, Assertion, Claim, Corpus, Document, Evidence, Registry
 from kg.vocab import mint
 
-Term = URIRef | Literal
+
+class Text(NamedTuple):
+    """A literal as the build makes it (rdflib's Literal costs several times more, and a build makes millions)."""
+
+    value: str
+    datatype: str | None = None  # None is xsd:string
+    language: str | None = None
+
+
+Term = URIRef | Literal | Text
 Quad = tuple[URIRef, URIRef, Term, URIRef]
 
 
@@ -90,12 +99,12 @@ ORG_CLASSES = {
 CONTEXT_CHARS = 32
 
 
-def text(value: str) -> Literal:
-    return Literal(value)
+def text(value: str, *, language: str | None = None) -> Text:
+    return Text(value, None, language)
 
 
-def typed(value: object, datatype: URIRef) -> Literal:
-    return Literal(str(value).lower() if isinstance(value, bool) else str(value), datatype=datatype)
+def typed(value: object, datatype: URIRef) -> Text:
+    return Text(str(value).lower() if isinstance(value, bool) else str(value), str(datatype))
 
 
 def record_graph(record_id: str) -> URIRef:
@@ -318,15 +327,15 @@ def agreement_quads(ag: Agreement, *, file: str) -> Iterator[Quad]:
         clause = mint("clause", c.id)
         yield a, FIBO.hasContractualElement, clause, g
         yield clause, RDF.type, KG.Clause, g
-        yield clause, SKOS.prefLabel, Literal(c.label, lang="en"), g
-        yield clause, SKOS.definition, Literal(c.description, lang="en"), g
+        yield clause, SKOS.prefLabel, text(c.label, language="en"), g
+        yield clause, SKOS.definition, text(c.description, language="en"), g
         yield clause, DCTERMS.isPartOf, a, g
         for part in c.parts:
             yield clause, DCTERMS.hasPart, mint("clause", part), g
     for t in ag.topics:
         topic = mint("topic", t.id)
         yield topic, RDF.type, KG.Topic, g
-        yield topic, SKOS.prefLabel, Literal(t.label, lang="en"), g
+        yield topic, SKOS.prefLabel, text(t.label, language="en"), g
     for e in ag.events:
         ev = mint("event", e.id)
         yield ev, RDF.type, SCHEMA.Event, g
@@ -458,6 +467,13 @@ def nt_term(term: Term) -> str:
     """
     if isinstance(term, URIRef):
         return f"<{term}>"
+    if isinstance(term, Text):
+        body = f'"{_escape(term.value)}"'
+        if term.language:
+            return f"{body}@{term.language}"
+        if term.datatype is not None and term.datatype != _XSD_STRING:
+            return f"{body}^^<{term.datatype}>"
+        return body
     body = f'"{_escape(str(term))}"'
     if term.language:
         return f"{body}@{term.language}"
