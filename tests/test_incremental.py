@@ -14,21 +14,14 @@ from click.testing import CliRunner
 from conftest import DATA, ROOT
 
 import kg.records
-from kg import incremental
+from kg import quote_index
 from kg.build import match_quotes
 from kg.cli import ExitCode, cli
-from kg.incremental import (
-    Closure,
-    QuoteIndex,
-    _Part,
-    best_match,
-    document_passages,
-    fold,
-    splice,
-    validate_parts,
-)
+from kg.dump_file import splice
 from kg.matching import normalize
+from kg.part_validation import Closure, Part, validate_parts
 from kg.pipeline import build_in_one_pass, default_shapes, make_dataset
+from kg.quote_index import QuoteIndex, best_match, document_passages, fold
 from kg.store import Store
 from kg.validate import validate
 
@@ -263,8 +256,8 @@ def test_validating_parts_finds_what_validating_the_whole_dataset_finds(tmp_path
         by_graph.setdefault(rid or graph, []).append(line)
     ids = {d.id for d in corpus.documents}
     references = "".join(li for key, lines in by_graph.items() if key not in ids for li in lines)
-    parts = [_Part(rid, rid, "".join(by_graph[rid]), lines=len(by_graph[rid])) for rid in sorted(ids)]
-    parts.append(_Part("references", None, references, lines=references.count("\n")))
+    parts = [Part(rid, rid, "".join(by_graph[rid]), lines=len(by_graph[rid])) for rid in sorted(ids)]
+    parts.append(Part("references", None, references, lines=references.count("\n")))
     for shapes in (default_shapes(), strict):
         whole = validate(data, shapes=shapes).violations
         closure = Closure(references, {}, lambda rid: "".join(by_graph.get(rid, [])))
@@ -303,8 +296,8 @@ def test_scanning_on_every_core_finds_what_one_scan_finds(monkeypatch: pytest.Mo
     quotes = [((d.id, q.id), q.text) for d in parsed.documents if d.type == "analysis" for q in d.quotes]
     passages = [p for d in parsed.documents if d.type != "analysis" for p in document_passages(d)]
     expected = QuoteIndex(quotes).scan(passages)
-    monkeypatch.setattr(incremental, "POOL_MIN_PASSAGES", 2)  # the bundled corpus is below the real threshold
-    found = incremental.scan_passages(QuoteIndex(quotes), passages)
+    monkeypatch.setattr(quote_index, "POOL_MIN_PASSAGES", 2)  # the bundled corpus is below the real threshold
+    found = quote_index.scan_passages(QuoteIndex(quotes), passages)
     assert found == expected
     assert list(found) == list(expected) and sum(len(f) for f in found.values()) >= 10
 

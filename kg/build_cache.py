@@ -1,0 +1,289 @@
+"""The build cache beside the store: what it keeps of each record, its index, and reading records into it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from kg.build import nquads, record_quads
+from kg.errors import KgError, SourceError
+from kg.model import Agreement, Document, Registry
+from kg.parallel import pool_map
+from kg.pipeline import ONTOLOGY_DIR
+from kg.quote_index import Found, PKey, QKey, document_passages
+from kg.record_refs import DocRefs, Record, doc_refs
+
+CACHE_FORMAT = 1
+POOL_MIN_RECORDS = 300  # below this, one process beats starting workers
+BUILD_MODULES = ("build", "build_cache", "dump_file", "errors", "incremental", "matching", "model", "parallel",
+                 "part_validation", "pipeline", "prefixes", "quote_index", "record_refs", "records", "shacl", "store",
+                 "validate", "vocab")
+
+
+# ---- what the cache keeps ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What a part's validation read besides its own quads, so a change there re-validates it."""
+
+    bits: int = 0  # reference subjects (one bit each, numbered in Index.bits)
+    subjects: tuple[str, ...] = ()  # nodes of other records it looked up, found or not (a tuple: quick to load)
+
+
+class Entry(NamedTuple):
+    """One record file, as the index remembers it (a tuple: the index is read by every build)."""
+
+    name: str
+    stat: tuple[int, int, int]  # size, mtime_ns, inode
+    digest: str
+    rid: str
+    kind: str  # a document type, "organizations" or "agreement"
+    claims: int = 0
+    quotes: int = 0
+    refs: DocRefs | None = None  # documents
+    analysis_quotes: tuple[tuple[QKey, str], ...] = ()  # analysis documents
+    deps: Deps = Deps()
+    lines: int = 0  # how many quads
+
+    @property
+    def is_reference(self) -> bool:
+        return self.kind in ("organizations", "agreement")
+
+    @property
+    def has_passages(self) -> bool:
+        return self.refs is not None and self.kind != "analysis"
+
+
+@dataclass
+class Index:
+    fingerprint: str
+    sources: tuple[str, str]  # the folder as given, and resolved
+    dump: str
+    dump_stat: tuple[int, int, int]
+    build_id: str
+    store_signature: str
+    written_ns: int
+    lines: int
+    entries: dict[str, Entry]
+    references: dict[str, Registry | Agreement]
+    ontology: str
+    bits: dict[str, int]
+    matches: dict[QKey, Found]
+    derived: dict[str, str]
+    derived_deps: dict[str, Deps]
+    aux: dict[str, str]  # name of a side file -> the token it was written with
+
+
+@dataclass
+class Unit:
+    """A record read from its file: the model and the canonical lines of its graphs."""
+
+    name: str
+    digest: str
+    stat: tuple[int, int, int]
+    record: Record
+    lines: str
+
+    def entry(self, deps: Deps = Deps()) -> Entry:
+        r = self.record
+        kind = r.type if isinstance(r, Document) else "organizations" if isinstance(r, Registry) else "agreement"
+        lines = self.lines.count("\n")
+        if not isinstance(r, Document):
+            return Entry(self.name, self.stat, self.digest, r.id, kind, deps=deps, lines=lines)
+        quotes = tuple(((r.id, q.id), q.text) for q in r.quotes) if r.type == "analysis" else ()
+        return Entry(self.name, self.stat, self.digest, r.id, kind, len(r.claims), len(r.quotes), doc_refs(r),
+                     quotes, deps, lines)
+
+    def passages(self) -> tuple[tuple[PKey, str], ...]:
+        r = self.record
+        return tuple(document_passages(r)) if isinstance(r, Document) and r.type != "analysis" else ()
+
+
+# ---- reading records into the cache --------------------------------------------------------------
+
+
+def file_stat(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def dump_stat(path: Path) -> tuple[int, int, int]:
+    try:
+        return file_stat(path)
+    except OSError:
+        return (-1, -1, -1)
+
+
+def record_digest(folder: str, name: str, raw: bytes) -> str:
+    h = hashlib.blake2b(f"{folder}\0{name}\0".encode(), digest_size=16)
+    h.update(raw)
+    return h.hexdigest()
+
+
+def _read_unit(path: Path, folder: str) -> Unit | None:
+    """The unit of one record file, or None if it has an error (the caller re-reads it to raise)."""
+    from kg.records import read_record
+
+    raw = path.read_bytes()
+    stat = file_stat(path)
+    try:
+        record = read_record(path, raw)
+    except SourceError:
+        return None
+    lines = nquads(record_quads(record, file=f"{folder}/{path.name}"))
+    return Unit(path.name, record_digest(folder, path.name, raw), stat, record, lines)
+
+
+def read_units(paths: Sequence[Path], folder: str) -> list[Unit]:
+    """Read record files (in parallel when there are many); the first error in path order is raised."""
+    from functools import partial
+
+    read = partial(_read_unit, folder=folder)
+    read_all: list[Unit | None] = (pool_map(read, paths, chunksize=32) if len(paths) >= POOL_MIN_RECORDS
+                                   else [read(p) for p in paths])
+    units: list[Unit] = []
+    for path, unit in zip(paths, read_all, strict=True):
+        if unit is None:
+            from kg.records import read_record
+
+            read_record(path)  # raises the error, with its line, exactly as a plain read would
+            raise KgError(f"{path}: could not be read twice the same way. Run 'kg build' again")
+        units.append(unit)
+    return units
+
+
+Read = tuple[Entry, tuple[tuple[PKey, str], ...], "Registry | Agreement | None"]
+
+
+def _cache_unit(path: Path, folder: str, cache: Cache) -> Read | None:
+    """Read one record into the cache; what the build keeps in memory of it (not its lines)."""
+    unit = _read_unit(path, folder)
+    if unit is None:
+        return None
+    cache.store_unit(unit)
+    return unit.entry(), unit.passages(), None if isinstance(unit.record, Document) else unit.record
+
+
+def read_into_cache(paths: Sequence[Path], folder: str, cache: Cache) -> list[Read]:
+    """Read record files into the cache (in parallel when there are many); the first error is raised."""
+    from functools import partial
+
+    read = partial(_cache_unit, folder=folder, cache=cache)
+    cache.units.mkdir(parents=True, exist_ok=True)
+    if len(paths) >= POOL_MIN_RECORDS:
+        from kg.records import prepare_checks
+
+        prepare_checks()  # once here, not once in every worker after the fork
+    results: list[Read | None] = (pool_map(read, paths, chunksize=32) if len(paths) >= POOL_MIN_RECORDS
+                                  else [read(p) for p in paths])
+    out: list[Read] = []
+    for path, result in zip(paths, results, strict=True):
+        if result is None:
+            from kg.records import read_record
+
+            read_record(path)  # raises the error, with its line, exactly as a plain read would
+            raise KgError(f"{path}: could not be read twice the same way. Run 'kg build' again")
+        out.append(result)
+    return out
+
+
+def record_names(directory: Path) -> list[str]:
+    """The file names :func:`kg.records.record_paths` gives, in its order, without making Paths."""
+    with os.scandir(directory) as entries:
+        return sorted(e.name for e in entries if e.name.endswith(".yaml") and e.is_file())
+
+
+def fingerprint(shapes: Path) -> str:
+    """Hash of everything besides the records that the built dataset depends on."""
+    h = hashlib.blake2b(f"{CACHE_FORMAT}\0{sys.version}\0".encode(), digest_size=16)
+    package = Path(__file__).resolve().parent
+    for path in [*(package / f"{m}.py" for m in BUILD_MODULES), *sorted((package / "schema").glob("*.json")),
+                 ONTOLOGY_DIR / "kg.ttl", shapes]:
+        h.update(path.name.encode() + b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+class Cache:
+    """The files beside the store: units/<digest>.nq and .pickle, index.pickle, and side files.
+
+    The side files (every passage; the quote index) are read only by builds that need them, and
+    rewritten only when they change; the index names the token each was written with.
+    """
+
+    def __init__(self, store_path: Path) -> None:
+        self.dir = store_path.with_name(store_path.name + ".cache")
+        self.units = self.dir / "units"
+
+    def load_index(self) -> Index | None:
+        try:
+            with (self.dir / "index.pickle").open("rb") as f:
+                index = pickle.load(f)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+            return None
+        return index if isinstance(index, Index) else None
+
+    def lines_path(self, digest: str) -> Path:
+        return self.units / f"{digest}.nq"
+
+    def load_lines(self, digest: str) -> str:
+        """A record's canonical lines (bytes decoded as they are: no newline translation)."""
+        return self.lines_path(digest).read_bytes().decode("utf-8")
+
+    def load_record(self, digest: str) -> Record:
+        with (self.units / f"{digest}.pickle").open("rb") as f:
+            record: Record = pickle.load(f)
+        return record
+
+    def store_unit(self, unit: Unit) -> None:
+        """The record's model and its lines, each in a file named by the hash of its content."""
+        model = self.units / f"{unit.digest}.pickle"
+        if not model.exists():
+            self._write(self.lines_path(unit.digest), unit.lines.encode("utf-8"))
+            self._write(model, pickle.dumps(unit.record, protocol=pickle.HIGHEST_PROTOCOL))  # last: it vouches
+
+    def load_side(self, name: str, token: str | None) -> Any:
+        """A side file's content, or None when it is missing or not the one the index names."""
+        try:
+            with (self.dir / f"{name}.pickle").open("rb") as f:
+                written, content = pickle.load(f)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+            return None
+        return content if token is not None and written == token else None
+
+    def save_side(self, index: Index, name: str, content: Any) -> None:
+        token = os.urandom(8).hex()
+        self._write(self.dir / f"{name}.pickle", pickle.dumps((token, content), protocol=pickle.HIGHEST_PROTOCOL))
+        index.aux[name] = token
+
+    def save(self, index: Index, units: Iterable[Unit]) -> None:
+        """Write the new units, then the index (last: it is what vouches for the rest)."""
+        for u in units:
+            self.store_unit(u)
+        index.written_ns = time.time_ns()
+        self._write(self.dir / "index.pickle", pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def collect(self, index: Index) -> None:
+        """Delete the unit files no entry names any more."""
+        keep = {e.digest for e in index.entries.values()}
+        for path in self.units.iterdir():
+            if path.name.split(".", 1)[0] not in keep:
+                path.unlink(missing_ok=True)
+
+    def drop(self) -> None:
+        (self.dir / "index.pickle").unlink(missing_ok=True)
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+        tmp.write_bytes(data)
+        tmp.replace(path)
