@@ -140,28 +140,26 @@ def _validator(kind: str) -> Any:
     return jsonschema.Draft202012Validator({"$defs": defs, **_inline_refs(defs[kind], defs, ())})
 
 
-# Compiled schema checks (fastjsonschema), made by prepare_checks for builds that read many records.
-_FAST_CHECKS: dict[str, Any] = {}
-
-
 def prepare_checks() -> None:
-    """Make every kind's checks now: before forking workers (so none repeats it), for reading many records.
+    """Make every kind's checks now: before forking workers, so that none of them repeats it."""
+    kinds = [t for t in _schema()["properties"]["type"]["enum"] if t not in DOCUMENT_TYPES]
+    for kind in ("document", *kinds):
+        _fast_check(kind)
 
-    A record that passes the compiled check (fastjsonschema: Python code generated from the
-    schema, several times faster than jsonschema) is valid; one that fails is checked again by
-    jsonschema, whose errors give the message and the line. Compiling takes longer than checking
-    a few records with jsonschema, so a build that reads only a few does not.
+
+@functools.cache
+def _fast_check(kind: str) -> Any:
+    """The schema of one kind of record compiled to Python by fastjsonschema, once per process.
+
+    A record that passes it is valid; one that fails is checked again by jsonschema, whose errors
+    give the message and the line. The compiled check is several times faster than jsonschema, and
+    compiling it costs less than importing jsonschema, which a build of valid records never does.
     """
     import fastjsonschema  # only the build needs it
 
     defs = _schema()["$defs"]
-    kinds = [t for t in _schema()["properties"]["type"]["enum"] if t not in DOCUMENT_TYPES]
-    for kind in ("document", *kinds):
-        _validator(kind)
-        if kind not in _FAST_CHECKS:
-            # format is an annotation for jsonschema (dates are checked later, with their line): the same here
-            _FAST_CHECKS[kind] = fastjsonschema.compile(_inline_refs(defs[kind], defs, ()),
-                                                        formats={"date": lambda _value: True})
+    # format is an annotation for jsonschema (dates are checked later, with their line): the same here
+    return fastjsonschema.compile(_inline_refs(defs[kind], defs, ()), formats={"date": lambda _value: True})
 
 
 def _inline_refs(node: Any, defs: dict[str, Any], seen: tuple[str, ...]) -> Any:
@@ -201,7 +199,7 @@ def _check_schema(doc: _Parsed) -> None:
         choices = ", ".join(schema["properties"]["type"]["enum"])
         raise doc.fail(("type",), f'"type" must be one of {choices}; it is {rtype!r}. Set the record type')
     kind = "document" if rtype in DOCUMENT_TYPES else rtype
-    if kind in _FAST_CHECKS and _passes(_FAST_CHECKS[kind], doc.data):
+    if _passes(_fast_check(kind), doc.data):
         return
     validator = _validator(kind)
     errors = sorted(
