@@ -602,8 +602,9 @@ def render(data: dict[str, Any]) -> str:
         "Regenerate it rather than editing it.",
         "",
         "Every figure is the median of the runs shown, each a separate process, with the peak memory of its process "
-        "tree (total PSS, sampled every 10 ms). Each is set against a baseline measured in the same invocation, so "
-        "the ratio holds on a busy machine. Corpora beyond the bundled one are synthetic, from `bench/generate.py` "
+        "tree (total PSS, sampled every 10 ms in the first second, then every 100 ms). Each is set against a baseline "
+        "measured in the same invocation, so the ratio holds on a busy machine. Corpora beyond the bundled one are "
+        "synthetic, from `bench/generate.py` "
         f"(seed {data['seed']}).",
         "",
         "## Machine and versions",
