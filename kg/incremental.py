@@ -257,15 +257,18 @@ def _incremental(sources_dir: Path, store_path: Path, dump_path: Path, shapes: P
     # The derived graph: the matches of changed passages and changed quotes, and the timeline.
     matches = index.matches
     touched: set[QKey] = set()
-    for key in [k for k in matches if k[0] in changed]:
+    old_texts = {key: text for e in gone for key, text in e.analysis_quotes}
+    # a quote of a changed record whose text did not change keeps its matches (bar the changed passages)
+    kept = {key for e in fresh.values() for key, text in e.analysis_quotes if old_texts.get(key) == text}
+    for key in [k for k in matches if k[0] in changed and k not in kept]:
         del matches[key]
     for key, found in matches.items():
         if any(pkey[0] in changed for pkey, _m in found):
             matches[key] = [f for f in found if f[0][0] not in changed]
             touched.add(key)
     new_passages = [p for u in new_units.values() for p in u.passages()]
-    new_quotes = [q for e in fresh.values() for q in e.analysis_quotes]
-    old_quotes = [k for e in gone for k, _t in e.analysis_quotes]
+    new_quotes = [q for e in fresh.values() for q in e.analysis_quotes if q[0] not in kept]
+    old_quotes = [k for k in old_texts if k not in kept]
     quote_index: QuoteIndex | None = None
     if new_passages or new_quotes or old_quotes:
         quote_index = cache.load_side("quotes", index.aux.get("quotes"))

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import DATA, ROOT
 
 import kg.records
-from kg import quote_index
+from kg import incremental, quote_index
 from kg.build import match_quotes
 from kg.cli import ExitCode, cli
 from kg.dump_file import splice
@@ -88,7 +88,7 @@ def edit(sources: Path, op: str, rng: random.Random, n: int) -> None:
 OPS = ["change-claim", "change-quote", "change-post-quote", "add", "delete", "change-organization"]
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_edits_give_the_bytes_and_quads_of_a_full_build(tmp_path: Path, fixture_sources: Path,
                                                                  seed: int) -> None:
     rng = random.Random(seed)
@@ -103,6 +103,30 @@ def test_random_edits_give_the_bytes_and_quads_of_a_full_build(tmp_path: Path, f
         assert Store(tmp_path / "kg" / "store").nquads() == quads, op
         triples = dump.count(b"\n")
         assert f" {triples} triples in " in result.stdout, op
+
+
+def test_editing_a_posts_claim_keeps_its_quotes_matches(tmp_path: Path, fixture_sources: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    build(fixture_sources, tmp_path / "kg")
+    path, post = next((p, r) for p, r in records(fixture_sources) if r["type"] == "analysis")
+    post["claims"][0]["text"] += " Edited."
+    write(path, post)
+    scans: list[int] = []
+    real = incremental.scan_passages
+
+    def counting(index: Any, passages: Any) -> Any:
+        scans.append(len(index.texts))
+        return real(index, passages)
+
+    monkeypatch.setattr(incremental, "scan_passages", counting)
+    build(fixture_sources, tmp_path / "kg")
+    assert scans == []  # its quotes did not change, so they are not matched against every passage again
+    assert (tmp_path / "kg" / "dataset.nq").read_bytes() == reference(fixture_sources, tmp_path / "ref")[0]
+    post["quotes"][0]["text"] += " more"
+    write(path, post)
+    build(fixture_sources, tmp_path / "kg")
+    assert scans == [1]  # only the changed quote is
+    assert (tmp_path / "kg" / "dataset.nq").read_bytes() == reference(fixture_sources, tmp_path / "ref")[0]
 
 
 def test_only_changed_records_are_read_again(tmp_path: Path, fixture_sources: Path,
