@@ -83,6 +83,7 @@ class Row:
 @dataclass
 class Report:
     args: argparse.Namespace
+    argv: list[str]  # as given, for the report's header
     started: float = field(default_factory=time.time)
     rows: list[Row] = field(default_factory=list)
     corpora: list[dict[str, Any]] = field(default_factory=list)
@@ -90,8 +91,7 @@ class Report:
     phases: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def data(self, machine_info: dict[str, str]) -> dict[str, Any]:
-        return {"command": f"python -m bench --sizes {self.args.sizes} --runs {self.args.runs}"
-                           + (f" --big-runs {self.args.big_runs}" if "1m" in self.args.sizes.lower() else ""),
+        return {"command": " ".join(["python -m bench", *self.argv]),
                 "seed": self.args.seed, "started": self.started, "finished": time.time(), "machine": machine_info,
                 "versions": versions(), "corpora": self.corpora, "rows": [r.data() for r in self.rows],
                 "details": self.details, "phases": self.phases}
@@ -664,28 +664,33 @@ NOTES = [
     "counting distinct values by grouping because the union of the graphs repeats a triple once per graph that holds "
     "it. pySHACL stays as the reference: `tests/test_shacl.py` checks that both find the same violations on the "
     "corpora and on randomly broken data, and kg falls back to it for shapes the compiler does not cover. *Where the "
-    "time goes* shows the two side by side on the same data (about 60× at the bundled size, 300× at 100k). Records "
+    "time goes* shows the two side by side on the same data (55× at the bundled size, 113× at 10k; 295× at 100k in "
+    "the run before, where the alternatives ran at 100k too). Records "
     "are parsed with libyaml and checked first by the schema compiled with fastjsonschema (jsonschema runs only on a "
     "record that fails, for its message and line; a fuzz test keeps the two in agreement). The store bulk-loads from "
     "the dump in a background thread while the parts are validated (pyoxigraph releases the GIL) and replaces the "
     "old store only if they conform. Quote matching runs on every core.",
-    "- **Full build against the floor.** The floor only parses N-Quads, in Rust, on every core. The build reads and "
-    "checks YAML, makes the quads in Python, matches quotes, validates, merges the dump, and then does the floor's "
-    "work too. See the verdicts above for each size: the ratio is within a little of 3× at every size, best at 1M, "
-    "where the fixed costs (starting Python, imports, forking workers, writing the cache) weigh least. What remains "
-    "is Python work per record: reading (YAML to model objects to quads through rdflib terms, about 1 ms a record) "
-    "and validating each part with what it points to (loading the batch into an in-memory store, about 100 "
-    "queries per batch). What would close more: making the quads as N-Triples text without rdflib terms, "
-    "validating the whole dataset on the store the build already loads instead of per part (it needs the "
-    "dependency tracking of the incremental build to come from somewhere else), and a build that keeps a process "
-    "resident.",
+    "- **Full build against the floor: met at 1M (2.6×); missed at 100k (3.4× here, 2.85× in the run before, "
+    "on this shared 2-core VM), 10k (4.7×) and bundled (5.1×).** The floor is a process that imports pyoxigraph "
+    "and parses N-Quads in Rust on every core. The build reads and checks YAML, makes the quads in Python, matches "
+    "quotes, validates, merges the dump, and then does the floor's work too (overlapped with validation). At the "
+    "small sizes the gap is fixed cost: Python's start and the imports (click, rdflib for kg.vocab's closed "
+    "namespace, PyYAML, pyoxigraph) take about as long as the floor twice over, before a record is read. At 100k "
+    "and up, what remains is Python work per record: reading (YAML to model objects to quads, about 1 ms a "
+    "record) and validating each part with what it points to (an in-memory store per batch of about 5,000 quads "
+    "and about 100 queries on it; see *Where the time goes*). What would close it: a resident process (a watch "
+    "mode) so the fixed cost is paid once; the vocabulary without rdflib on the build path; validating the whole "
+    "dataset on the store the build loads anyway, with the dependency closure computed without loading lines "
+    "(today the union of the graphs repeats a triple once per graph that holds it, which makes whole-store "
+    "queries slower than per-part ones); and merging the dump while the store loads.",
     "- **Incremental build.** The work for one changed record is small and does not grow with the corpus; the fixed "
     "costs do: starting Python and importing (rdflib is still imported, for kg.build), reading the cache index "
     "(about 0.1 s at 1M), validating the record with what it points to, rewriting the 215 MiB dump by splicing "
     "(copy_file_range), a hard-linked copy of the store, and writing the index back. Editing an analysis post also "
-    "matches its quotes against every passage; editing the organizations file re-validates every record whose "
+    "matches its changed quotes against every passage (quotes whose text did not change keep their matches); editing "
+    "the organizations file re-validates every record whose "
     "validation read the organization that changed (now cheap: the compiled shapes run in milliseconds a record).",
-    "- **Claim-trace query.** One query per claim at under half a millisecond at 1M, against tens of milliseconds on "
+    "- **Claim-trace query.** One query per claim at 0.4-0.6 ms at 1M across runs, against tens of milliseconds on "
     "rdflib. Its OPTIONALs are nested so that each step starts from what the previous one bound: written flat, "
     "Oxigraph 0.5 plans `?doc schema:publisher ?pub` first and the same query takes 3-6 ms at 100k and grows with "
     "the corpus. `kg.tracing.trace()`, which runs a dozen small queries, grows the same way (see its figure in the "
@@ -729,7 +734,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"wrote {args.out} from {results}")
         return 0
     args.workdir.mkdir(parents=True, exist_ok=True)
-    report = Report(args)
+    report = Report(args, list(sys.argv[1:] if argv is None else argv))
     machine_info = machine()
 
     def write() -> None:  # after every size: a partial report survives a crash
