@@ -7,10 +7,10 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from kg.build import nquads, record_quads
 from kg.errors import KgError, SourceError
@@ -19,6 +19,8 @@ from kg.parallel import pool_map
 from kg.pipeline import ONTOLOGY_DIR
 from kg.quote_index import Found, PKey, QKey, document_passages
 from kg.record_refs import DocRefs, Record, doc_refs
+
+T = TypeVar("T")
 
 CACHE_FORMAT = 1
 POOL_MIN_RECORDS = 300  # below this, one process beats starting workers
@@ -146,18 +148,7 @@ def read_units(paths: Sequence[Path], folder: str) -> list[Unit]:
     """Read record files (in parallel when there are many); the first error in path order is raised."""
     from functools import partial
 
-    read = partial(_read_unit, folder=folder)
-    read_all: list[Unit | None] = (pool_map(read, paths, chunksize=32) if len(paths) >= POOL_MIN_RECORDS
-                                   else [read(p) for p in paths])
-    units: list[Unit] = []
-    for path, unit in zip(paths, read_all, strict=True):
-        if unit is None:
-            from kg.records import read_record
-
-            read_record(path)  # raises the error, with its line, exactly as a plain read would
-            raise KgError(f"{path}: could not be read twice the same way. Run 'kg build' again")
-        units.append(unit)
-    return units
+    return _read_all(partial(_read_unit, folder=folder), paths)
 
 
 Read = tuple[Entry, tuple[tuple[PKey, str], ...], "Registry | Agreement | None"]
@@ -176,15 +167,18 @@ def read_into_cache(paths: Sequence[Path], folder: str, cache: Cache) -> list[Re
     """Read record files into the cache (in parallel when there are many); the first error is raised."""
     from functools import partial
 
-    read = partial(_cache_unit, folder=folder, cache=cache)
     cache.units.mkdir(parents=True, exist_ok=True)
+    return _read_all(partial(_cache_unit, folder=folder, cache=cache), paths)
+
+
+def _read_all(read: Callable[[Path], T | None], paths: Sequence[Path]) -> list[T]:
+    """read on every path (on every core when there are many); a None becomes the error a plain read gives."""
     if len(paths) >= POOL_MIN_RECORDS:
         from kg.records import prepare_checks
 
         prepare_checks()  # once here, not once in every worker after the fork
-    results: list[Read | None] = (pool_map(read, paths, chunksize=32) if len(paths) >= POOL_MIN_RECORDS
-                                  else [read(p) for p in paths])
-    out: list[Read] = []
+    results = pool_map(read, paths, chunksize=32) if len(paths) >= POOL_MIN_RECORDS else [read(p) for p in paths]
+    out: list[T] = []
     for path, result in zip(paths, results, strict=True):
         if result is None:
             from kg.records import read_record
