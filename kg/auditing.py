@@ -513,14 +513,14 @@ def audit_nquads(report: dict[str, Any], *, when: str) -> str:
     """The verdicts as quads of the audit graph, with provenance saying they were computed, and when."""
     from rdflib import Literal, URIRef
 
-    from kg.build import TOOL, nquads
+    from kg.build import TOOL, Quad, nquads
     from kg.vocab import KG, PROV, RDF, XSD, mint
 
     analysis_id = report["analysis"]["id"]
     g, run = URIRef(audit_graph_iri(report)), mint("audit", analysis_id)
     stamp = Literal(when, datatype=XSD.dateTime)
     verdicts = verdict_terms()
-    quads = [
+    quads: list[Quad] = [
         (run, RDF.type, KG.Audit, g),
         (run, RDF.type, PROV.Activity, g),
         (run, PROV.used, URIRef(report["analysis"]["iri"]), g),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kg.errors import KgError
-from kg.model import Corpus, Rows
+from kg.model import Agreement, Corpus, Document, Registry, Rows
 
 ONTOLOGY_DIR = Path(__file__).resolve().parent.parent / "ontology"
 
@@ -48,7 +48,7 @@ def default_shapes() -> Path:
 
 def file_names(corpus: Corpus, sources_dir: Path) -> dict[str, str]:
     """Record id -> the file name shown to users (relative to the sources folder's parent)."""
-    records = [*corpus.documents, *corpus.registries, *corpus.agreements]
+    records: list[Document | Registry | Agreement] = [*corpus.documents, *corpus.registries, *corpus.agreements]
     return {r.id: f"{sources_dir.name}/{r.path.name}" for r in records}
 
 

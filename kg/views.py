@@ -123,7 +123,8 @@ def _radial(graph: nx.Graph) -> dict[str, list[float]]:
     kids: dict[str, list[str]] = defaultdict(list)
     depth = {root: 0}
     order = [root]
-    for parent, child in nx.bfs_edges(graph, root, sort_neighbors=sorted):
+    # networkx's dispatch decorator hides that bfs_edges returns an iterator of edges
+    for parent, child in nx.bfs_edges(graph, root, sort_neighbors=sorted):  # type: ignore[func-returns-value,attr-defined]
         kids[parent].append(child)
         depth[child] = depth[parent] + 1
         order.append(child)
