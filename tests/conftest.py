@@ -37,6 +37,12 @@ def golden(request: pytest.FixtureRequest) -> Golden:
     return Golden(update=request.config.getoption("--update-golden"))
 
 
+def shapes_with(path: Path, extra: str) -> Path:
+    """Write ontology/shapes.ttl with extra Turtle appended to path (a stricter or odder set of shapes)."""
+    path.write_text((ROOT / "ontology" / "shapes.ttl").read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import ROOT, build_into
+from conftest import ROOT, build_into, shapes_with
 
 from kg.cli import ExitCode, cli
 from kg.store import Store, build_lock
@@ -104,12 +104,10 @@ def test_status_before_and_after_each_amendment_stays_queryable(bundled_store: P
 def test_validation_failure_keeps_the_previous_store(
     runner: CliRunner, built_store: Path, tmp_path: Path, fixture_sources: Path
 ) -> None:
-    strict = tmp_path / "strict.ttl"
-    strict.write_text(
-        (ROOT / "ontology" / "shapes.ttl").read_text(encoding="utf-8")
-        + "\nkgs:NeedsAuthor a sh:NodeShape ; sh:targetClass schema:NewsArticle ;\n"
+    strict = shapes_with(
+        tmp_path / "strict.ttl",
+        "\nkgs:NeedsAuthor a sh:NodeShape ; sh:targetClass schema:NewsArticle ;\n"
         '  sh:property [ sh:path schema:author ; sh:minCount 1 ; sh:message "needs an author" ] .\n',
-        encoding="utf-8",
     )
     before = (built_store.parent / "dataset.nq").read_bytes()
     result = runner.invoke(cli, ["--store", str(built_store), "build", str(fixture_sources), "--shapes", str(strict)])

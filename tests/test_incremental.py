@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, shapes_with
 
 import kg.records
 from kg import incremental, quote_index
@@ -181,12 +181,10 @@ def test_a_failing_incremental_build_keeps_the_previous_store_and_dump(tmp_path:
 
 def test_a_shacl_violation_in_an_incremental_build_names_the_record_and_keeps_the_store(
         tmp_path: Path, fixture_sources: Path) -> None:
-    shapes = tmp_path / "shapes.ttl"
-    shapes.write_text(
-        (ROOT / "ontology" / "shapes.ttl").read_text(encoding="utf-8")
-        + "\nkgs:Headline a sh:NodeShape ; sh:targetClass schema:NewsArticle ;\n"
-          '  sh:property [ sh:path schema:headline ; sh:minCount 1 ; sh:message "needs a headline" ] .\n',
-        encoding="utf-8",
+    shapes = shapes_with(
+        tmp_path / "shapes.ttl",
+        "\nkgs:Headline a sh:NodeShape ; sh:targetClass schema:NewsArticle ;\n"
+        '  sh:property [ sh:path schema:headline ; sh:minCount 1 ; sh:message "needs a headline" ] .\n',
     )
     build(fixture_sources, tmp_path / "kg", "--shapes", str(shapes))
     dump = (tmp_path / "kg" / "dataset.nq").read_bytes()
@@ -261,14 +259,12 @@ def test_indexed_matching_is_brute_force_matching(corpus: Path) -> None:
 
 def test_validating_parts_finds_what_validating_the_whole_dataset_finds(tmp_path: Path,
                                                                          fixture_sources: Path) -> None:
-    strict = tmp_path / "strict.ttl"
-    strict.write_text(
-        (ROOT / "ontology" / "shapes.ttl").read_text(encoding="utf-8")
-        + "\nkgs:NeedsAuthor a sh:NodeShape ; sh:targetClass schema:NewsArticle ;\n"
-          '  sh:property [ sh:path schema:author ; sh:minCount 1 ; sh:message "needs an author" ] .\n'
-          "kgs:PublisherNamed a sh:NodeShape ; sh:targetClass schema:Article ;\n"
-          '  sh:property [ sh:path ( schema:publisher schema:name ) ; sh:maxCount 0 ; sh:message "named" ] .\n',
-        encoding="utf-8",
+    strict = shapes_with(
+        tmp_path / "strict.ttl",
+        "\nkgs:NeedsAuthor a sh:NodeShape ; sh:targetClass schema:NewsArticle ;\n"
+        '  sh:property [ sh:path schema:author ; sh:minCount 1 ; sh:message "needs an author" ] .\n'
+        "kgs:PublisherNamed a sh:NodeShape ; sh:targetClass schema:Article ;\n"
+        '  sh:property [ sh:path ( schema:publisher schema:name ) ; sh:maxCount 0 ; sh:message "named" ] .\n',
     )
     corpus, data = make_dataset(fixture_sources)
     by_graph: dict[str, list[str]] = {}
@@ -292,12 +288,10 @@ def test_validating_parts_finds_what_validating_the_whole_dataset_finds(tmp_path
 
 
 def test_shapes_that_look_backwards_are_validated_on_the_whole_dataset(tmp_path: Path, fixture_sources: Path) -> None:
-    shapes = tmp_path / "inverse.ttl"
-    shapes.write_text(
-        (ROOT / "ontology" / "shapes.ttl").read_text(encoding="utf-8")
-        + "\nkgs:Published a sh:NodeShape ; sh:targetClass schema:NewsMediaOrganization ;\n"
-          '  sh:property [ sh:path [ sh:inversePath schema:publisher ] ; sh:minCount 1 ; sh:message "unused" ] .\n',
-        encoding="utf-8",
+    shapes = shapes_with(
+        tmp_path / "inverse.ttl",
+        "\nkgs:Published a sh:NodeShape ; sh:targetClass schema:NewsMediaOrganization ;\n"
+        '  sh:property [ sh:path [ sh:inversePath schema:publisher ] ; sh:minCount 1 ; sh:message "unused" ] .\n',
     )
     build(fixture_sources, tmp_path / "kg", "--shapes", str(shapes))
     assert not (tmp_path / "kg" / "store.cache" / "index.pickle").exists()  # so every build is a full one

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, shapes_with
 
 from kg.cli import ExitCode, cli
 from kg.errors import KgError
@@ -121,10 +121,8 @@ def test_a_node_constraint_says_what_the_nested_shape_says() -> None:
 ])
 def test_shapes_the_compiler_does_not_know_are_run_by_pyshacl(tmp_path: Path, datasets: dict[str, str],
                                                               feature: str) -> None:
-    shapes = tmp_path / "shapes.ttl"
-    shapes.write_text(SHAPES.read_text(encoding="utf-8")
-                      + f"\nkgs:Extra a sh:NodeShape ; sh:targetClass schema:Organization ; {feature} .\n",
-                      encoding="utf-8")
+    shapes = shapes_with(tmp_path / "shapes.ttl",
+                         f"kgs:Extra a sh:NodeShape ; sh:targetClass schema:Organization ; {feature} .\n")
     with pytest.raises(UnsupportedShapeError):
         compile_shapes(shapes)
     assert compiled_shapes(shapes) is None
