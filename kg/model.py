@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kg.errors import QueryError
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -221,3 +223,9 @@ class Result:
 
     def rows(self) -> Rows:
         return Rows(list(self.columns), [[t.value if t else None for t in row] for row in self.terms])
+
+    def select_rows(self) -> Rows:
+        """The rows of a SELECT result; a QueryError for an ASK, CONSTRUCT or DESCRIBE."""
+        if self.kind != "select":
+            raise QueryError("expected a SELECT query")
+        return self.rows()

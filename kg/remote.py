@@ -226,10 +226,7 @@ class RemoteStore:
         return Result("graph", ntriples=data.decode("utf-8"))
 
     def select(self, sparql: str, *, params: Mapping[str, str] | None = None) -> Rows:
-        result = self.query(sparql, params=params)
-        if result.kind != "select":
-            raise QueryError("expected a SELECT query")
-        return result.rows()
+        return self.query(sparql, params=params).select_rows()
 
     def is_empty(self) -> bool:
         return not self.query("ASK { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }").boolean

@@ -129,10 +129,7 @@ class Store:
         return Result("graph", ntriples=(data or b"").decode("utf-8"))
 
     def select(self, sparql: str, *, params: Mapping[str, str] | None = None) -> Rows:
-        result = self.query(sparql, params=params)
-        if result.kind != "select":
-            raise QueryError("expected a SELECT query")
-        return result.rows()
+        return self.query(sparql, params=params).select_rows()
 
     def is_empty(self) -> bool:
         return not self._store.query("ASK { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }")
@@ -207,7 +204,7 @@ class StagedStore:
     def _load(self) -> None:
         try:
             _bulk_load(self.staging, self.nquads_file)
-        except BaseException as e:  # noqa: BLE001 (handed to the thread that commits)
+        except BaseException as e:  # handed to the thread that commits
             self._error = e
 
     def commit(self) -> None:
