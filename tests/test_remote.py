@@ -8,6 +8,7 @@ Servers, all on loopback, none of them kg's own engine code path:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
@@ -78,6 +79,17 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+@contextlib.contextmanager
+def serving(argv: list[str], probe: str) -> Iterator[None]:
+    """Run a server process for the with block, from when probe answers; stop it after."""
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(probe, process)
+        yield
+    finally:
+        stop(process)
+
+
 @pytest.fixture(scope="module")
 def oxigraph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An Oxigraph server with the union default graph; yields its base URL."""
@@ -87,15 +99,10 @@ def oxigraph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.fail("the oxigraph server (pip package 'oxigraph') is missing; run 'make install'")
         pytest.skip("the oxigraph server (pip package 'oxigraph') is missing; run 'make install'")
     port = free_port()
-    process = subprocess.Popen([str(binary), "serve", "--location", str(tmp_path_factory.mktemp("oxigraph")),
-                                "--bind", f"127.0.0.1:{port}", "--union-default-graph"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{url}/query?query=ASK%7B%7D", process)
+    with serving([str(binary), "serve", "--location", str(tmp_path_factory.mktemp("oxigraph")),
+                  "--bind", f"127.0.0.1:{port}", "--union-default-graph"], f"{url}/query?query=ASK%7B%7D"):
         yield url
-    finally:
-        stop(process)
 
 
 RDFLIB_ENDPOINT = """
@@ -118,14 +125,9 @@ def rdflib_endpoint() -> Iterator[str]:
             pytest.fail("rdflib-endpoint is missing; run 'make install'")
         pytest.skip("rdflib-endpoint is missing; run 'make install'")
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", RDFLIB_ENDPOINT, str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for(f"{url}?query=ASK%7B%7D", process)
+    with serving([sys.executable, "-c", RDFLIB_ENDPOINT, str(port)], f"{url}?query=ASK%7B%7D"):
         yield url
-    finally:
-        stop(process)
 
 
 def kg(*args: str) -> tuple[int, str, str]:
