@@ -34,6 +34,7 @@ VIOLATION = SH + "Violation"
 CASTABLE = {XSD + t for t in ("boolean", "integer", "decimal", "float", "double", "date", "dateTime", "time")}
 MAX_COUNT_BY_JOIN = 4  # min/maxCount up to this many become joins of distinct values
 TARGETS = {SH + t for t in ("targetClass", "targetNode", "targetSubjectsOf", "targetObjectsOf")}
+CLASS_TYPES = {RDFS + "Class", PREFIXES["owl"] + "Class"}  # a shape that is also a class targets its instances
 # Parameters that describe a shape without constraining anything.
 PASSIVE = {SH + t for t in ("message", "severity", "deactivated", "name", "description", "order", "group",
                             "defaultValue", "flags", "declare", "prefixes", "path")}
@@ -112,6 +113,9 @@ class ShapesGraph:
             head = rest
         return out
 
+    def types(self, node: Term) -> set[str]:
+        return {t.value for t in self.objects(node, RDF + "type")}
+
     def subjects_with(self, predicate: str) -> list[Term]:
         return sorted((s for s, po in self.by_subject.items() if predicate in po), key=lambda t: (t.kind, t.value))
 
@@ -184,8 +188,7 @@ class _Compiler:
         """The pattern that binds ?this to the shape's focus nodes; None for an untargeted shape."""
         branches = []
         classes = self.g.objects(shape, SH + "targetClass")
-        if {RDFS + "Class", "http://www.w3.org/2002/07/owl#Class"} & {t.value for t in
-                                                                   self.g.objects(shape, RDF + "type")}:
+        if CLASS_TYPES & self.g.types(shape):
             classes.append(shape)  # an implicit class target
         for cls in classes:
             branches.append(f"?this <{RDF}type>/<{RDFS}subClassOf>* {sparql_term(cls)} .")
@@ -396,13 +399,9 @@ class _Compiler:
     # ---- the checks -------------------------------------------------------------------------
 
     def shapes(self) -> Shapes:
-        def types(node: Term) -> set[str]:
-            return {t.value for t in self.g.objects(node, RDF + "type")}
-
         targeted = {s for t in TARGETS for s in self.g.subjects_with(t)}
         targeted |= {s for s in self.g.subjects_with(RDF + "type")
-                     if types(s) & {RDFS + "Class", "http://www.w3.org/2002/07/owl#Class"}
-                     and types(s) & {SH + "NodeShape", SH + "PropertyShape"}}
+                     if CLASS_TYPES & self.g.types(s) and {SH + "NodeShape", SH + "PropertyShape"} & self.g.types(s)}
         checks: list[Check] = []
         for shape in sorted(targeted, key=lambda t: (t.kind, t.value)):
             target = self.targets(shape)
