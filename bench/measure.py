@@ -166,6 +166,17 @@ def repeat(name: str, runs: int, once: Callable[[int], Sample], *, before: Calla
     return m
 
 
+def in_turn(runs: int, *measured: tuple[str, Callable[[int], Sample], Callable[[int], None]]) -> list[Measurement]:
+    """Measure several things in turn (a b a b ...), so that a drift in the machine's speed falls on
+    all of them alike; each is (name, once, before), as for :func:`repeat`."""
+    out = [Measurement(name) for name, _once, _before in measured]
+    for i in range(runs):
+        for m, (_name, once, before) in zip(out, measured, strict=True):
+            before(i)
+            m.samples.append(once(i))
+    return out
+
+
 def machine() -> dict[str, str]:
     """What the report says about where it ran."""
     cpu = platform.processor() or platform.machine()

@@ -511,25 +511,23 @@ def audit_graph_iri(report: dict[str, Any]) -> str:
 
 def audit_nquads(report: dict[str, Any], *, when: str) -> str:
     """The verdicts as quads of the audit graph, with provenance saying they were computed, and when."""
-    from rdflib import Literal, URIRef
-
-    from kg.build import TOOL, Quad, nquads
-    from kg.vocab import KG, PROV, RDF, XSD, mint
+    from kg.build import TOOL, Quad, Text, nquads
+    from kg.vocab import IRI, KG, PROV, RDF, XSD, mint
 
     analysis_id = report["analysis"]["id"]
-    g, run = URIRef(audit_graph_iri(report)), mint("audit", analysis_id)
-    stamp = Literal(when, datatype=XSD.dateTime)
+    g, run = IRI(audit_graph_iri(report)), mint("audit", analysis_id)
+    stamp = Text(when, XSD.dateTime)
     verdicts = verdict_terms()
     quads: list[Quad] = [
         (run, RDF.type, KG.Audit, g),
         (run, RDF.type, PROV.Activity, g),
-        (run, PROV.used, URIRef(report["analysis"]["iri"]), g),
+        (run, PROV.used, IRI(report["analysis"]["iri"]), g),
         (run, PROV.endedAtTime, stamp, g),
         (run, PROV.wasAssociatedWith, TOOL, g),
     ]
     for c in report["claims"]:
-        claim = URIRef(c["iri"])
-        quads.append((claim, KG.independentOutlets, Literal(str(c["independent_outlets"]), datatype=XSD.integer), g))
+        claim = IRI(c["iri"])
+        quads.append((claim, KG.independentOutlets, Text(str(c["independent_outlets"]), XSD.integer), g))
         local = c["id"].split("/", 1)[1]
         for i, v in enumerate(c["verdicts"], 1):
             f = mint("finding", analysis_id, local, f"{i}-{v['verdict']}")
@@ -538,9 +536,9 @@ def audit_nquads(report: dict[str, Any], *, when: str) -> str:
                 (f, RDF.type, PROV.Entity, g),
                 (f, KG.findingFor, claim, g),
                 (f, KG.verdict, verdicts[v["verdict"]], g),
-                (f, KG.explanation, Literal(v["explanation"]), g),
+                (f, KG.explanation, Text(v["explanation"]), g),
                 (f, PROV.wasGeneratedBy, run, g),
                 (f, PROV.generatedAtTime, stamp, g),
             ]
-            quads += [(f, PROV.wasDerivedFrom, URIRef(e["iri"]), g) for e in v["evidence"]]
+            quads += [(f, PROV.wasDerivedFrom, IRI(e["iri"]), g) for e in v["evidence"]]
     return nquads(quads)

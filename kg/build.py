@@ -15,39 +15,37 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, NamedTuple
 
-from rdflib import Literal, URIRef
-
 from kg import vocab
 from kg.matching import Match, Passage, match_quote
 from kg.model import Agreement, Assertion, Claim, Corpus, Document, Evidence, Registry
-from kg.vocab import mint
+from kg.vocab import IRI, mint
 
 
 class Text(NamedTuple):
-    """A literal as the build makes it (rdflib's Literal costs several times more, and a build makes millions)."""
+    """A literal as the build makes it (a tuple: cheap to make, and a build makes millions)."""
 
     value: str
     datatype: str | None = None  # None is xsd:string
     language: str | None = None
 
 
-Term = URIRef | Literal | Text
-Quad = tuple[URIRef, URIRef, Term, URIRef]
+Term = IRI | Text
+Quad = tuple[IRI, IRI, Term, IRI]
 
 
 class _Made:
-    """A namespace whose terms are made once each: rdflib makes and checks a new URIRef per attribute access."""
+    """A namespace whose terms are made once each: a namespace makes a new IRI per attribute access."""
 
     def __init__(self, namespace: Any) -> None:
         self._namespace = namespace
 
-    def __getattr__(self, name: str) -> URIRef:
-        term: URIRef = getattr(self._namespace, name)
+    def __getattr__(self, name: str) -> IRI:
+        term: IRI = getattr(self._namespace, name)
         setattr(self, name, term)
         return term
 
-    def __getitem__(self, name: str) -> URIRef:
-        term: URIRef = self._namespace[name]
+    def __getitem__(self, name: str) -> IRI:
+        term: IRI = self._namespace[name]
         return term
 
 
@@ -103,32 +101,32 @@ def text(value: str, *, language: str | None = None) -> Text:
     return Text(value, None, language)
 
 
-def typed(value: object, datatype: URIRef) -> Text:
+def typed(value: object, datatype: IRI) -> Text:
     return Text(str(value).lower() if isinstance(value, bool) else str(value), str(datatype))
 
 
-def record_graph(record_id: str) -> URIRef:
+def record_graph(record_id: str) -> IRI:
     return mint("graph", "record", record_id)
 
 
-def claim_iri(record_id: str, claim_id: str) -> URIRef:
+def claim_iri(record_id: str, claim_id: str) -> IRI:
     return mint("claim", record_id, claim_id)
 
 
-def quote_iri(record_id: str, quote_id: str) -> URIRef:
+def quote_iri(record_id: str, quote_id: str) -> IRI:
     return mint("quote", record_id, quote_id)
 
 
-def source_iri(record_id: str) -> URIRef:
+def source_iri(record_id: str) -> IRI:
     return mint("source", record_id)
 
 
-def version_iri(clause: str, version: str) -> URIRef:
+def version_iri(clause: str, version: str) -> IRI:
     return mint("clause-version", clause, version)
 
 
 def _evidence_quads(
-    record_id: str, subject: URIRef, ev: dict[str, Evidence], retrieved: str | None, g: URIRef
+    record_id: str, subject: IRI, ev: dict[str, Evidence], retrieved: str | None, g: IRI
 ) -> Iterator[Quad]:
     for key in sorted(ev):
         e, page = ev[key], mint("page", record_id, key)
@@ -137,7 +135,7 @@ def _evidence_quads(
         yield page, KG.copyKind, COPY_KIND[e.copy], g
         if e.url is not None:
             yield page, RDF.type, SCHEMA.WebPage, g
-            yield page, SCHEMA.url, URIRef(e.url), g
+            yield page, SCHEMA.url, IRI(e.url), g
         if e.ref is not None:
             yield page, DCTERMS.bibliographicCitation, text(e.ref), g
         if e.note is not None:
@@ -166,7 +164,7 @@ def document_quads(doc: Document, *, file: str) -> Iterator[Quad]:
     if doc.dek is not None and doc.dek.text is not None:
         yield a, SCHEMA.alternativeHeadline, text(doc.dek.text), g
     if doc.url is not None:
-        yield a, SCHEMA.url, URIRef(doc.url), g
+        yield a, SCHEMA.url, IRI(doc.url), g
     if doc.published is not None and doc.published.date is not None:
         yield a, SCHEMA.datePublished, typed(doc.published.date, XSD.date), g
         yield a, KG.dateSeenAt, mint("page", doc.id, doc.published.seen_at), g
@@ -198,7 +196,7 @@ def _quote_quads(
     where: str | None,
     speaker: str | None,
     seen_at: str | None,
-    g: URIRef,
+    g: IRI,
 ) -> Iterator[Quad]:
     q, a, anchor = quote_iri(doc.id, qid), source_iri(doc.id), mint("anchor", doc.id, qid)
     yield q, RDF.type, SCHEMA.Quotation, g
@@ -235,7 +233,7 @@ def _quote_quads(
         yield tps, OA.end, typed(end, XSD.integer), g
 
 
-def _assertion_quads(a: Assertion, g: URIRef) -> Iterator[Quad]:
+def _assertion_quads(a: Assertion, g: IRI) -> Iterator[Quad]:
     if a.topic is not None:
         yield mint("topic", a.topic), KG.holds, typed(True, XSD.boolean), g
         return
@@ -424,11 +422,12 @@ def match_quads(matches: Iterable[QuoteMatch]) -> Iterator[Quad]:
 
 def ontology_quads(turtle: str) -> Iterator[Quad]:
     """The ontology as a graph of the dataset, so queries can read labels of statuses and kinds."""
-    from rdflib import Graph
+    from kg.store import turtle_triples
 
-    for s, p, o in Graph().parse(data=turtle, format="turtle"):
-        assert isinstance(s, URIRef) and isinstance(p, URIRef), "the ontology has no blank nodes"
-        yield s, p, o, ONTOLOGY  # type: ignore[misc]
+    for s, p, o in turtle_triples(turtle):
+        assert s.kind == "uri" and o.kind != "bnode", "the ontology has no blank nodes"
+        term: Term = Text(o.value, o.datatype, o.language) if o.kind == "literal" else IRI(o.value)
+        yield IRI(s.value), IRI(p.value), term, ONTOLOGY
 
 
 def corpus_quads(corpus: Corpus, *, files: dict[str, str]) -> Iterator[Quad]:
@@ -462,22 +461,17 @@ def _escape(value: str) -> str:
 def nt_term(term: Term) -> str:
     """N-Triples form of a term.
 
-    >>> nt_term(Literal('say "hi"'))
+    >>> nt_term(Text('say "hi"'))
     '"say \\\\"hi\\\\""'
+    >>> nt_term(Text("1", str(XSD.integer)))
+    '"1"^^<http://www.w3.org/2001/XMLSchema#integer>'
     """
-    if isinstance(term, URIRef):
+    if isinstance(term, IRI):
         return f"<{term}>"
-    if isinstance(term, Text):
-        body = f'"{_escape(term.value)}"'
-        if term.language:
-            return f"{body}@{term.language}"
-        if term.datatype is not None and term.datatype != _XSD_STRING:
-            return f"{body}^^<{term.datatype}>"
-        return body
-    body = f'"{_escape(str(term))}"'
+    body = f'"{_escape(term.value)}"'
     if term.language:
         return f"{body}@{term.language}"
-    if term.datatype is not None and str(term.datatype) != _XSD_STRING:
+    if term.datatype is not None and term.datatype != _XSD_STRING:
         return f"{body}^^<{term.datatype}>"
     return body
 
@@ -489,7 +483,7 @@ def nquads(quads: Iterable[Quad]) -> str:
     graph IRI says which), so the dump is also the sorted merge of each part's own canonical lines:
     that is what lets ``kg.incremental`` rewrite only the lines of the records that changed.
     """
-    lines = {f"{nt_term(s)} {nt_term(p)} {nt_term(o)} {nt_term(g)} .\n" for s, p, o, g in quads}
+    lines = {f"<{s}> <{p}> {nt_term(o)} <{g}> .\n" for s, p, o, g in quads}  # s, p and g are IRIs
     return "".join(sorted(lines))
 
 

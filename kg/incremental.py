@@ -71,9 +71,18 @@ from kg.build_cache import (
 from kg.dump_file import chain_lines, graphs_of, lines_of, merge, splice
 from kg.errors import SourceError
 from kg.model import Agreement, Document, Registry, Rows
-from kg.part_validation import Closure, Part, by_subject, local_shapes, validate_parts
+from kg.part_validation import POOL_MIN_LINES, Closure, Part, by_subject, local_shapes, validate_parts
 from kg.pipeline import ONTOLOGY_DIR, NonConformantError, Progress, Summary, default_shapes
-from kg.quote_index import PKey, QKey, QuoteIndex, best_match, match_part, part_key, scan_passages
+from kg.quote_index import (
+    POOL_MIN_PASSAGES,
+    PKey,
+    QKey,
+    QuoteIndex,
+    best_match,
+    match_part,
+    part_key,
+    scan_passages,
+)
 from kg.record_refs import Record, references_ok, timeline_lines
 from kg.vocab import ID
 
@@ -100,6 +109,11 @@ def run(sources_dir: Path, *, store_path: Path, dump_path: Path, shapes: Path | 
     return replace(summary, seconds=time.perf_counter() - started)
 
 
+def _forks_ahead(lines: int, passages: int) -> bool:
+    """Whether matching or validating will start worker processes: they must fork before RocksDB's threads run."""
+    return passages >= POOL_MIN_PASSAGES or lines >= POOL_MIN_LINES
+
+
 def _new_build_id() -> str:
     return f"{time.time_ns():x}-{os.urandom(6).hex()}"
 
@@ -123,24 +137,26 @@ def _full(sources_dir: Path, store_path: Path, dump_path: Path, shapes: Path, ca
     read = read_into_cache(paths, sources_dir.name, cache)
     entries = {e.name: e for e, _p, _r in read}
     references: list[Registry | Agreement] = [r for _e, _p, r in read if r is not None]
-    if not references_ok(references, [(e.rid, e.refs) for e in entries.values() if e.refs is not None]):
-        check_corpus([cache.load_record(e.digest) for e in entries.values()])  # raises the error it finds
-    progress(f"matching the quotes of {sum(e.refs is not None for e in entries.values())} documents")
-    quotes = [q for e in entries.values() for q in e.analysis_quotes]
     passages = {e.rid: ps for e, ps, _r in read if ps}
     del read
-    quote_index = QuoteIndex(quotes)
-    found = scan_passages(quote_index, (p for ps in passages.values() for p in ps))
-    matches = {key: found.get(key, []) for key, _text in quotes}
-    derived = {part_key(k): match_part(k, best_match(f)) for k, f in matches.items()}
-    derived["timeline"] = timeline_lines(references, (e.refs for e in entries.values() if e.refs is not None))
-    ontology = nquads(ontology_quads((ONTOLOGY_DIR / "kg.ttl").read_text(encoding="utf-8")))
-    progress(f"merging {dump_path}")
     tmp = dump_path.with_name(dump_path.name + f".tmp-{os.getpid()}")
-    dump_path.parent.mkdir(parents=True, exist_ok=True)
     build_id = _new_build_id()
     staged = StagedStore(store_path, tmp, build_id=build_id)
+    if not _forks_ahead(sum(e.lines for e in entries.values()), sum(len(ps) for ps in passages.values())):
+        staged.open()  # RocksDB sets up the new store while the quotes are matched and the dump merged
     try:
+        if not references_ok(references, [(e.rid, e.refs) for e in entries.values() if e.refs is not None]):
+            check_corpus([cache.load_record(e.digest) for e in entries.values()])  # raises the error it finds
+        progress(f"matching the quotes of {sum(e.refs is not None for e in entries.values())} documents")
+        quotes = [q for e in entries.values() for q in e.analysis_quotes]
+        quote_index = QuoteIndex(quotes)
+        found = scan_passages(quote_index, (p for ps in passages.values() for p in ps))
+        matches = {key: found.get(key, []) for key, _text in quotes}
+        derived = {part_key(k): match_part(k, best_match(f)) for k, f in matches.items()}
+        derived["timeline"] = timeline_lines(references, (e.refs for e in entries.values() if e.refs is not None))
+        ontology = nquads(ontology_quads((ONTOLOGY_DIR / "kg.ttl").read_text(encoding="utf-8")))
+        progress(f"merging {dump_path}")
+        dump_path.parent.mkdir(parents=True, exist_ok=True)
         merge(tmp, [cache.lines_path(e.digest) for e in entries.values()], [*derived.values(), ontology])
         lines = sum(e.lines for e in entries.values()) + sum(t.count("\n") for t in (*derived.values(), ontology))
         bits: dict[str, int] = {}

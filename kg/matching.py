@@ -93,6 +93,18 @@ def normalize(text: str) -> tuple[str, list[int]]:
     return "".join(out), index
 
 
+_FOLD = str.maketrans({**dict.fromkeys(QUOTE_CHARS, "'"), **dict.fromkeys(DASHES, "-")})
+
+
+def fold(text: str) -> str:
+    """What :func:`normalize` folds text to, computed with str methods (many times faster).
+
+    >>> fold("It’s  “first”...")
+    "it's 'first'…"
+    """
+    return " ".join(text.replace("...", ELLIPSIS).translate(_FOLD).split()).casefold()
+
+
 def _fragments(folded: str) -> list[str]:
     """The quote split at ellipses, each fragment stripped of edge punctuation."""
     return [f for part in folded.split(ELLIPSIS) if (f := part.strip(EDGE))]
@@ -123,8 +135,8 @@ def is_qualifier(dropped: str) -> bool:
 
 def _contained(quote: str, passage: Passage) -> Match | None:
     """Exact or trimmed match: every fragment of the quote occurs, in order, in the passage."""
-    frags = _fragments(normalize(quote)[0])
-    folded, index = normalize(passage.text)
+    frags = _fragments(fold(quote))
+    folded = fold(passage.text)
     if not frags:
         return None
     spans: list[tuple[int, int]] = []
@@ -138,6 +150,7 @@ def _contained(quote: str, passage: Passage) -> Match | None:
     gaps = [(0, spans[0][0])] + [(a[1], b[0]) for a, b in pairwise(spans)]
     gaps.append((spans[-1][1], len(folded)))
     dropped = []
+    index = normalize(passage.text)[1] if any(start < end for start, end in gaps) else []  # only to cut gaps out
     for start, end in gaps:
         piece = _original(passage.text, index, start, end)
         if piece.strip(QUOTE_CHARS + EDGE + ELLIPSIS + " "):
@@ -150,7 +163,7 @@ _WORD = re.compile(r"[\w']+")
 
 
 def _words(text: str) -> list[str]:
-    return [w.strip("'") for w in _WORD.findall(normalize(text)[0]) if w.strip("'")]
+    return [w.strip("'") for w in _WORD.findall(fold(text)) if w.strip("'")]
 
 
 def _longest_run(a: list[str], b: list[str]) -> int:

@@ -29,7 +29,7 @@ _ID = f"<{ID}"
 # line in Python. Each pattern starts with "\n" (the text is searched with one put in front): the engine
 # then jumps from newline to newline, where "^" with MULTILINE would make it try every position.
 _TERMS = re.compile(r"\n(\S+) \S+ (<[^>]*>)?")
-_LINE = r"\n((\S+) \S+ (<[^>]*>)?[^\n]*{graph} \.)(?=\n)"
+_LINE = re.compile(r"\n((\S+) \S+ (<[^>]*>)?[^\n]*)(?=\n)")
 
 
 class _Node(NamedTuple):
@@ -40,9 +40,11 @@ class _Node(NamedTuple):
 def by_subject(lines: str, graph: str | None = None) -> dict[str, _Node]:
     """The lines (of one graph, if given) by subject, with the IRIs each subject's lines point to."""
     out: dict[str, _Node] = {}
-    pattern = re.compile(_LINE.format(graph=" " + re.escape(graph) if graph else ""))
-    for match in pattern.finditer("\n" + lines):
+    tail = f" {graph} ." if graph else " ."
+    for match in _LINE.finditer("\n" + lines):
         line, subject, obj = match.group(1, 2, 3)
+        if not line.endswith(tail):
+            continue
         node = out.get(subject)
         if node is None:
             node = out[subject] = _Node([], [])
@@ -235,7 +237,9 @@ def validate_parts(parts: Sequence[Part], closure: Closure, shapes: Path, *, cac
     global _VALIDATION
     total = sum(p.lines for p in parts)
     cores = os.cpu_count() or 1
-    size = max(BATCH_MIN_LINES, min(BATCH_LINES, total // (2 * cores) + 1))  # keep every core busy
+    pooled = total >= POOL_MIN_LINES
+    # batches keep every core busy; in one process, one batch reads each node's closure only once
+    size = max(BATCH_MIN_LINES, min(BATCH_LINES, total // (2 * cores) + 1)) if pooled else max(total, 1)
     batches: list[list[Part]] = [[]]
     count = 0
     for part in parts:
@@ -248,7 +252,7 @@ def validate_parts(parts: Sequence[Part], closure: Closure, shapes: Path, *, cac
     progress(f"validating {len(parts)} parts in {len(batches)} batches with SHACL")
     _VALIDATION = _Validation(closure, cache, shapes)
     try:
-        if total >= POOL_MIN_LINES:
+        if pooled:
             results = pool_map(_validate_batch, batches, chunksize=1, after_fork=meanwhile)
         else:
             meanwhile()

@@ -12,15 +12,14 @@ from typing import Any
 
 from kg.build import QuoteMatch, match_quads, nquads
 from kg.matching import (
-    DASHES,
     EDGE,
     ELLIPSIS,
     MIN_BIGRAM_SHARE,
     MIN_RUN_WORDS,
-    QUOTE_CHARS,
     RANK,
     Match,
     Passage,
+    fold,
     match_quote,
 )
 from kg.model import Document
@@ -32,17 +31,7 @@ PKey = tuple[str, str, int]  # a passage: record id, quote id, 0 for the quote a
 QKey = tuple[str, str]  # an analysis quote: record id, quote id
 Found = list[tuple[PKey, Match]]
 
-_FOLD = str.maketrans({**dict.fromkeys(QUOTE_CHARS, "'"), **dict.fromkeys(DASHES, "-")})
 _WORD = re.compile(r"[\w']+")
-
-
-def fold(text: str) -> str:
-    """What :func:`kg.matching.normalize` folds text to, computed with str methods (much faster).
-
-    >>> fold("It’s  “first”...")
-    "it's 'first'…"
-    """
-    return " ".join(text.replace("...", ELLIPSIS).translate(_FOLD).split()).casefold()
 
 
 def _words(folded: str) -> list[str]:

@@ -33,6 +33,12 @@ def _term(t: object) -> Term:
     return Term("literal", str(t))
 
 
+def turtle_triples(text: str) -> Iterator[tuple[Term, Term, Term]]:
+    """The triples of a Turtle document as plain terms, parsed by Oxigraph."""
+    for t in ox.parse(text.encode("utf-8"), format=ox.RdfFormat.TURTLE):
+        yield _term(t.subject), _term(t.predicate), _term(t.object)
+
+
 def _parse_binding(value: str) -> ox.NamedNode | ox.Literal:
     """`<iri>` or an absolute IRI gives an IRI; `"text"` or anything else gives a literal."""
     if value.startswith("<") and value.endswith(">"):
@@ -185,7 +191,7 @@ class StagedStore:
     """A store bulk-loaded from a dump in a background thread while the build goes on (validating).
 
     pyoxigraph releases the GIL while it loads, so the load runs beside Python work; the store at
-    path is replaced only by :meth:`commit`, and :meth:`discard` leaves it as it was. Start it after
+    path is replaced only by :meth:`commit`, and :meth:`discard` leaves it as it was. Open it after
     any fork: a process that forks while RocksDB's threads run may deadlock in the child.
     """
 
@@ -194,16 +200,31 @@ class StagedStore:
         self.staging = path.with_name(path.name + f".staged-{os.getpid()}")
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._dump_ready = threading.Event()
+        self._cancelled = False
 
-    def start(self) -> None:
+    def open(self) -> None:
+        """Create the store now, in the background (RocksDB takes a while to), and load it on :meth:`start`."""
         if self._thread is None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self._thread = threading.Thread(target=self._load, name="kg-bulk-load", daemon=True)
             self._thread.start()
 
+    def start(self) -> None:
+        """Load the dump, which is complete now."""
+        self.open()
+        self._dump_ready.set()
+
     def _load(self) -> None:
         try:
-            _bulk_load(self.staging, self.nquads_file)
+            fresh = ox.Store(str(self.staging))
+            try:
+                self._dump_ready.wait()
+                if not self._cancelled:
+                    fresh.bulk_load(path=str(self.nquads_file), format=ox.RdfFormat.N_QUADS)
+                    fresh.flush()
+            finally:
+                del fresh  # closes RocksDB before the directory moves
         except BaseException as e:  # handed to the thread that commits
             self._error = e
 
@@ -226,6 +247,8 @@ class StagedStore:
 
     def discard(self) -> None:
         if self._thread is not None:
+            self._cancelled = True
+            self._dump_ready.set()
             self._thread.join()
         shutil.rmtree(self.staging, ignore_errors=True)
 

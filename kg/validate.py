@@ -35,9 +35,9 @@ def _origins(ds: Dataset) -> dict[URIRef, str]:
     from kg.vocab import KG, NP
 
     record_file: dict[URIRef, str] = {
-        s: str(o) for s, _p, o, _g in ds.quads((None, KG.recordFile, None, None)) if isinstance(s, URIRef)
+        s: str(o) for s, _p, o, _g in ds.quads((None, URIRef(KG.recordFile), None, None)) if isinstance(s, URIRef)
     }
-    parts = (NP.hasAssertion, NP.hasProvenance, NP.hasPublicationInfo)
+    parts = {URIRef(NP.hasAssertion), URIRef(NP.hasProvenance), URIRef(NP.hasPublicationInfo)}
     graph_file: dict[URIRef, str] = {}
     for np, p, part, head in ds.quads((None, None, None, None)):
         if p in parts and np in record_file:

@@ -1,17 +1,56 @@
 """Our namespace as a closed vocabulary, the standard namespaces we use, and IRI minting.
 
 Every instance IRI is made by :func:`mint`, so IRIs stay stable and blank nodes never appear.
+
+The terms are plain strings (:class:`IRI`), not rdflib's ``URIRef``: every build makes them, and
+importing rdflib costs a build 60 ms before it does any work, more than Oxigraph takes to load the
+whole bundled corpus. :class:`ClosedNamespace` keeps the habit of rdflib's ``DefinedNamespace``
+with ``_fail = True``: a misspelt term is an ``AttributeError``, never a new IRI. Code that hands
+terms to rdflib wraps them in ``URIRef`` there.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-
-from rdflib import Namespace, URIRef
-from rdflib.namespace import DefinedNamespace
+from typing import Any
 
 from kg.prefixes import BASE, PREFIXES  # noqa: F401  (re-exported)
+
+
+class IRI(str):
+    """An IRI, written ``<iri>`` in N-Quads; equal to the same text as a str."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"IRI({str.__repr__(self)})"
+
+
+class Namespace(str):
+    """An open namespace: ``NS.term`` and ``NS["term"]`` are the IRI of ``term`` in it."""
+
+    __slots__ = ()
+
+    def __getitem__(self, name: Any) -> IRI:  # a namespace is indexed by a term name, not a position
+        return IRI(str.__add__(self, name))
+
+    def __getattr__(self, name: str) -> IRI:
+        if name.startswith("__"):  # copy, pickle and friends probe for dunder methods
+            raise AttributeError(name)
+        return IRI(str.__add__(self, name))
+
+
+class ClosedNamespace:
+    """A vocabulary whose terms are the annotated names of the subclass, each an IRI in ``_NS``."""
+
+    _NS: Namespace
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls.__annotations__:
+            if not name.startswith("_"):
+                setattr(cls, name, IRI(cls._NS + name))
 
 ID = Namespace(BASE + "id/")
 
@@ -31,102 +70,101 @@ RDF = Namespace("http://www.w3.org/1999/02/22-rdf-syntax-ns#")
 RDFS = Namespace("http://www.w3.org/2000/01/rdf-schema#")
 
 
-class KG(DefinedNamespace):
+class KG(ClosedNamespace):
     """Terms of ontology/kg.ttl; tests/test_vocab.py checks both directions."""
 
     _NS = Namespace(BASE + "ns#")
-    _fail = True  # a misspelt term raises AttributeError instead of minting a new IRI
 
     # classes
-    CompanyAnnouncement: URIRef
-    AnalysisPost: URIRef
-    Section: URIRef
-    SourceCopy: URIRef
-    Clause: URIRef
-    ClauseVersion: URIRef
-    Amendment: URIRef
-    Topic: URIRef
-    QuoteMatch: URIRef
-    Finding: URIRef
-    Audit: URIRef
+    CompanyAnnouncement: IRI
+    AnalysisPost: IRI
+    Section: IRI
+    SourceCopy: IRI
+    Clause: IRI
+    ClauseVersion: IRI
+    Amendment: IRI
+    Topic: IRI
+    QuoteMatch: IRI
+    Finding: IRI
+    Audit: IRI
     # properties of sources and evidence
-    seenAt: URIRef
-    titleSeenAt: URIRef
-    dateSeenAt: URIRef
-    dateBasis: URIRef
-    titleConfirmed: URIRef
-    textFound: URIRef
-    copyKind: URIRef
-    retrieved: URIRef
-    locatedIn: URIRef
-    recordFile: URIRef
-    recordLine: URIRef
+    seenAt: IRI
+    titleSeenAt: IRI
+    dateSeenAt: IRI
+    dateBasis: IRI
+    titleConfirmed: IRI
+    textFound: IRI
+    copyKind: IRI
+    retrieved: IRI
+    locatedIn: IRI
+    recordFile: IRI
+    recordLine: IRI
     # properties of claims and clauses
-    claimKind: URIRef
-    section: URIRef
-    holder: URIRef
-    rate: URIRef
-    until: URIRef
-    capped: URIRef
-    capAmountUSD: URIRef
-    amountUSD: URIRef
-    condition: URIRef
-    holds: URIRef
+    claimKind: IRI
+    section: IRI
+    holder: IRI
+    rate: IRI
+    until: IRI
+    capped: IRI
+    capAmountUSD: IRI
+    amountUSD: IRI
+    condition: IRI
+    holds: IRI
     # quote matching (computed by the build)
-    matchedQuote: URIRef
-    candidate: URIRef
-    matchKind: URIRef
-    matchScore: URIRef
-    droppedText: URIRef
-    dropsQualifier: URIRef
+    matchedQuote: IRI
+    candidate: IRI
+    matchKind: IRI
+    matchScore: IRI
+    droppedText: IRI
+    dropsQualifier: IRI
     # audit (computed by kg audit)
-    verdict: URIRef
-    findingFor: URIRef
-    explanation: URIRef
-    independentOutlets: URIRef
+    verdict: IRI
+    findingFor: IRI
+    explanation: IRI
+    independentOutlets: IRI
     # concepts: clause status
-    ClauseStatusScheme: URIRef
-    Exclusive: URIRef
-    NonExclusive: URIRef
-    InForce: URIRef
-    Ended: URIRef
+    ClauseStatusScheme: IRI
+    Exclusive: IRI
+    NonExclusive: IRI
+    InForce: IRI
+    Ended: IRI
     # concepts: claim kind
-    ClaimKindScheme: URIRef
-    ReportedFact: URIRef
-    CompanyStatement: URIRef
-    Analysis: URIRef
-    Opinion: URIRef
+    ClaimKindScheme: IRI
+    ReportedFact: IRI
+    CompanyStatement: IRI
+    Analysis: IRI
+    Opinion: IRI
     # concepts: what kind of copy the evidence is
-    CopyKindScheme: URIRef
-    OwnPage: URIRef
-    SamePublisher: URIRef
-    SecondaryCopy: URIRef
-    DocumentReference: URIRef
+    CopyKindScheme: IRI
+    OwnPage: IRI
+    SamePublisher: IRI
+    SecondaryCopy: IRI
+    DocumentReference: IRI
     # concepts: how a quote matched a recorded passage
-    MatchKindScheme: URIRef
-    ExactMatch: URIRef
-    TrimmedMatch: URIRef
-    PartialMatch: URIRef
-    NoMatch: URIRef
+    MatchKindScheme: IRI
+    ExactMatch: IRI
+    TrimmedMatch: IRI
+    PartialMatch: IRI
+    NoMatch: IRI
     # concepts: audit verdicts
-    VerdictScheme: URIRef
-    SupportedOwnPage: URIRef
-    SupportedSecondaryOnly: URIRef
-    QualifierDropped: URIRef
-    OlderThanEvent: URIRef
-    Superseded: URIRef
-    Contradicted: URIRef
-    Unattributed: URIRef
-    SingleSourced: URIRef
-    NotInCitedSources: URIRef
-    NotCheckable: URIRef
+    VerdictScheme: IRI
+    SupportedOwnPage: IRI
+    SupportedSecondaryOnly: IRI
+    QualifierDropped: IRI
+    OlderThanEvent: IRI
+    Superseded: IRI
+    Contradicted: IRI
+    Unattributed: IRI
+    SingleSourced: IRI
+    NotInCitedSources: IRI
+    NotCheckable: IRI
 
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a build mints the same organizations' and clauses' IRIs again and again
-def mint(kind: str, *parts: str) -> URIRef:
+def mint(kind: str, *parts: str) -> IRI:
     """The one place instance IRIs are made.
 
     >>> str(mint("claim", "post", "rofr"))

@@ -96,7 +96,8 @@ def test_status_before_and_after_each_amendment_stays_queryable(bundled_store: P
     assert ["change-2025-01-21", "InForce"] in rows.values
     assert ["definitive-2025-10-28", "Ended"] in rows.values
     chain = Store(bundled_store).select(
-        "SELECT ?new ?old WHERE { ?new prov:wasRevisionOf ?old . ?new dcterms:isVersionOf <https://example.org/kg/id/clause/rofr> }"
+        "SELECT ?new ?old WHERE { ?new prov:wasRevisionOf ?old . "
+        "?new dcterms:isVersionOf <https://example.org/kg/id/clause/rofr> }"
     )
     assert len(chain.values) == 2
 
@@ -119,7 +120,8 @@ def test_validation_failure_keeps_the_previous_store(
     assert checked.exit_code == ExitCode.CHECK_FAILED
     assert checked.stdout.splitlines() == [
         "file,focus,path,message",
-        "sources/gazette-2020.yaml,https://example.org/kg/id/source/gazette-2020,https://schema.org/author,needs an author",
+        "sources/gazette-2020.yaml,https://example.org/kg/id/source/gazette-2020,"
+        "https://schema.org/author,needs an author",
         "sources/wire-2024.yaml,https://example.org/kg/id/source/wire-2024,https://schema.org/author,needs an author",
     ]
 

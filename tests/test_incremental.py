@@ -18,10 +18,10 @@ from kg import incremental, quote_index
 from kg.build import match_quotes
 from kg.cli import ExitCode, cli
 from kg.dump_file import splice
-from kg.matching import normalize
+from kg.matching import fold, normalize
 from kg.part_validation import Closure, Part, validate_parts
 from kg.pipeline import build_in_one_pass, default_shapes, make_dataset
-from kg.quote_index import QuoteIndex, best_match, document_passages, fold
+from kg.quote_index import QuoteIndex, best_match, document_passages
 from kg.store import Store
 from kg.validate import validate
 

@@ -324,3 +324,27 @@ def test_the_compiled_schema_check_agrees_with_jsonschema() -> None:
             checked += 1
             invalid += not full
     assert checked > 500 and invalid > 200
+
+
+def test_the_generated_checks_are_those_of_the_schema() -> None:
+    """kg/record_checks.py is what `python -m kg.records` writes from the schema now, so builds use it."""
+    from kg import record_checks
+
+    assert (ROOT / "kg" / "record_checks.py").read_text(encoding="utf-8") == kg.records.checks_code()
+    assert kg.records._fast_check("document") is record_checks.CHECKS["document"]
+
+
+def test_a_schema_edited_without_regenerating_the_checks_is_still_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the schema's checksum differs from the generated module's, the checks are generated in memory."""
+    from kg import record_checks
+
+    monkeypatch.setattr(record_checks, "SCHEMA_CRC32", 0)  # as if the schema had changed since
+    kg.records._fast_check.cache_clear()
+    try:
+        check = kg.records._fast_check("agreement")
+        assert check is not record_checks.CHECKS["agreement"]
+        assert kg.records._passes(check, {"type": "agreement"}) is False
+        path = ROOT / "sources" / "openai-microsoft-partnership.yaml"
+        assert kg.records._passes(check, kg.records.parse_yaml(path, path.read_bytes()).data)
+    finally:
+        kg.records._fast_check.cache_clear()

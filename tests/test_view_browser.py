@@ -248,7 +248,8 @@ def test_search_finds_a_folded_node_and_filters_hide_kinds_and_outlets(open_view
     opened.check_clean()
 
 
-def test_the_rofr_trace_shows_quote_source_outlet_and_the_superseding_event(open_view: Any, bundled_store: Path) -> None:
+def test_the_rofr_trace_shows_quote_source_outlet_and_the_superseding_event(open_view: Any,
+                                                                          bundled_store: Path) -> None:
     """The trace `kg trace ... --html` draws: claim → quote → matched passage → source → outlet, and the
     October 2025 version of the clause that ended the right of first refusal."""
     from kg.trace_view import trace_view
