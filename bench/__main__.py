@@ -73,7 +73,7 @@ class Row:
     def data(self) -> dict[str, Any]:
         def summary(m: Measurement | None) -> dict[str, Any] | None:
             return None if m is None else {"seconds": m.seconds, "runs": m.runs, "peak_bytes": m.peak_bytes,
-                                           "samples": [s.seconds for s in m.samples]}
+                                           "samples": [s.seconds for s in m.samples if s.timed]}
 
         return {"what": self.what, "size": self.size, "kg": summary(self.kg), "baseline": summary(self.baseline),
                 "baseline_name": self.baseline_name, "target": self.target, "ok": self.ok, "ratio": self.ratio,
@@ -272,8 +272,8 @@ def child(name: str, *args: Any, timeout: float | None = None, check: bool = Tru
 # ---- the measurements --------------------------------------------------------------------------------
 
 
-def kg_build(sources: Path, store: Path, *extra: str) -> Sample:
-    return run([*KG, "--store", str(store), "build", str(sources), *extra], cwd=ROOT)
+def kg_build(sources: Path, store: Path, *extra: str, sample_memory: bool = True) -> Sample:
+    return run([*KG, "--store", str(store), "build", str(sources), *extra], cwd=ROOT, sample_memory=sample_memory)
 
 
 def compile_bytecode() -> None:
@@ -397,9 +397,11 @@ def measure_size(size: str, args: argparse.Namespace, report: Report) -> None:
     # the floor: a process that does nothing else: import pyoxigraph, bulk-load, flush (no harness imported)
     full, floor = in_turn(
         runs,
-        (f"kg build --full ({size})", lambda i: kg_build(sources, full_dir / "store", "--full"),
+        (f"kg build --full ({size})", lambda sampled: kg_build(sources, full_dir / "store", "--full",
+                                                               sample_memory=sampled),
          lambda i: fresh(full_dir)),
-        ("pyoxigraph bulk_load", lambda i: run([PY, "-c", FLOOR, str(dump), str(floor_dir / "s")], cwd=ROOT),
+        ("pyoxigraph bulk_load", lambda sampled: run([PY, "-c", FLOOR, str(dump), str(floor_dir / "s")], cwd=ROOT,
+                                                     sample_memory=sampled),
          lambda i: fresh(floor_dir)),
     )
     info = describe_corpus(size, sources, dump)

@@ -5,6 +5,10 @@ imports or caches of one measurement never help another. Peak memory is the larg
 proportional set size (PSS) of the child's whole process tree (the build forks workers on every
 core), sampled from /proc every 10 ms for the first second and every 100 ms after; without /proc it
 is the largest single process's resident set, from getrusage.
+
+Sampling costs the harness CPU (reading a 150 MB process's PSS takes 2 ms), which a measured
+process that keeps both cores busy loses: where a ratio of times is the point (:func:`in_turn`),
+the timed runs are not sampled, and one more run of each is, for its memory only.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class Sample:
     stdout: str = ""
     stderr: str = ""
     result: Any = None  # what an in-process measurement printed as JSON on its last line
+    timed: bool = True  # False: a run made for its memory only, whose time is not counted
 
 
 @dataclass
@@ -49,15 +54,16 @@ class Measurement:
 
     @property
     def seconds(self) -> float:
-        return statistics.median(s.seconds for s in self.samples)
+        return statistics.median(s.seconds for s in self.samples if s.timed)
 
     @property
     def peak_bytes(self) -> int:
-        return int(statistics.median(s.peak_bytes for s in self.samples))
+        """The median peak of the runs whose memory was sampled."""
+        return int(statistics.median([s.peak_bytes for s in self.samples if s.peak_bytes] or [0]))
 
     @property
     def runs(self) -> int:
-        return len(self.samples)
+        return sum(s.timed for s in self.samples)
 
     def result(self, key: str) -> float:
         """The median of one number the child reported."""
@@ -102,8 +108,8 @@ def _pss(pid: int, fallback: int) -> int:
 
 
 def run(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-        timeout: float | None = None, check: bool = True) -> Sample:
-    """Run argv; wall time from start to exit, and the peak memory of its process tree."""
+        timeout: float | None = None, check: bool = True, sample_memory: bool = True) -> Sample:
+    """Run argv; wall time from start to exit, and the peak memory of its process tree (0 if not sampled)."""
     started = time.perf_counter()
     proc = subprocess.Popen(list(argv), cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -119,7 +125,7 @@ def run(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] 
                 peak = max(peak, _tree_rss(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
-    if Path("/proc/self/stat").exists():
+    if sample_memory and Path("/proc/self/stat").exists():
         sampler.start()
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
@@ -130,7 +136,7 @@ def run(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] 
     done.set()
     if sampler.is_alive():
         sampler.join()
-    if peak == 0:
+    if peak == 0 and sample_memory:
         peak = _rusage_peak()
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}:\n{stderr[-3000:]}")
@@ -166,14 +172,19 @@ def repeat(name: str, runs: int, once: Callable[[int], Sample], *, before: Calla
     return m
 
 
-def in_turn(runs: int, *measured: tuple[str, Callable[[int], Sample], Callable[[int], None]]) -> list[Measurement]:
+def in_turn(runs: int, *measured: tuple[str, Callable[[bool], Sample], Callable[[int], None]]) -> list[Measurement]:
     """Measure several things in turn (a b a b ...), so that a drift in the machine's speed falls on
-    all of them alike; each is (name, once, before), as for :func:`repeat`."""
+    all of them alike; then run each once more, sampling its memory (the timed runs are not sampled).
+
+    Each is (name, once, before): once(sample_memory) runs it, before(i) prepares run i untimed.
+    """
     out = [Measurement(name) for name, _once, _before in measured]
-    for i in range(runs):
+    for i in range(runs + 1):
         for m, (_name, once, before) in zip(out, measured, strict=True):
             before(i)
-            m.samples.append(once(i))
+            sample = once(i == runs)
+            sample.timed = i < runs
+            m.samples.append(sample)
     return out
 
 

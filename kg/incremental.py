@@ -174,7 +174,7 @@ def _full(sources_dir: Path, store_path: Path, dump_path: Path, shapes: Path, ca
             parts += [Part(key, None, text, lines=text.count("\n")) for key, text in derived.items() if text]
             # the store loads from the dump while the parts are validated; it replaces the old one only if valid
             violations, deps = validate_parts(parts, Closure(ref_lines, bits, record_lines), shapes, cache=cache,
-                                              progress=progress, meanwhile=staged.start)
+                                              progress=progress, meanwhile=staged.start, complete=True)
         else:
             from kg.validate import validate
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,6 +13,8 @@ def pool_map(fn: Callable[..., Any], items: Sequence[Any], *, chunksize: int = 1
 
     after_fork runs once the workers exist (it may start threads, which must not be forked).
     """
+    import multiprocessing  # a small build never starts workers: its import is not paid there
+
     cores = os.cpu_count() or 1
     if len(items) < 2 or cores < 2 or "fork" not in multiprocessing.get_all_start_methods() or _threaded():
         after_fork()

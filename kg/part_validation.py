@@ -88,19 +88,22 @@ class Closure:
         todo = list(seen)
         while todo:
             node = todo.pop()
-            found = self.references.get(node)
-            if found is not None:
+            found = []
+            in_references = self.references.get(node)
+            if in_references is not None:
                 bits |= 1 << self.bits[node]
-            elif node.startswith(_ID):
+                found.append(in_references)
+            if node.startswith(_ID):  # a record's node: its record graph says what it is, whatever else does
                 kind, _, rest = node[len(_ID):-1].partition("/")
                 other = rest.split("/", 1)[0]
-                if kind not in _RECORD_KINDS or other == rid or not other:
-                    continue
-                found = self._record(other).get(node)
-                subjects.add(node)
-            if found is not None:
-                extra.extend(found.lines)
-                for o in found.objects:
+                if kind in _RECORD_KINDS and other != rid and other:
+                    in_record = self._record(other).get(node)
+                    subjects.add(node)
+                    if in_record is not None:
+                        found.append(in_record)
+            for lines in found:
+                extra.extend(lines.lines)
+                for o in lines.objects:
                     if o not in seen:
                         seen.add(o)
                         todo.append(o)
@@ -125,6 +128,7 @@ class _Validation:
     closure: Closure
     cache: Cache | None
     shapes: Path
+    whole: bool = False  # one batch holds every part of the dataset, and so all that they point to
 
     def own(self, part: Part) -> str:
         if part.text is not None:
@@ -217,22 +221,28 @@ def _validate_batch(parts: list[Part]) -> tuple[list[tuple[str | None, ...]], di
         text = _VALIDATION.own(part)
         lines, deps[part.key] = _VALIDATION.closure.of(text, part.rid)
         own.append(text)
-        extra.update(dict.fromkeys(lines))
+        if not _VALIDATION.whole:
+            extra.update(dict.fromkeys(lines))
     text = "".join(own)
+    parsing = prepared_sparql() if compiled_shapes(_VALIDATION.shapes) is None else contextlib.nullcontext()
+    if _VALIDATION.whole:
+        with parsing:
+            report = validate(text, shapes=_VALIDATION.shapes)
+        return [tuple(row) for row in report.violations.values], deps
     owned = set(lines_of(text))
     subjects = {li.split(" ", 1)[0][1:-1] for li in owned}
-    # pySHACL (shapes kg.shacl does not compile) parses each SPARQL constraint once with this
-    parsing = prepared_sparql() if compiled_shapes(_VALIDATION.shapes) is None else contextlib.nullcontext()
     with parsing:
         report = validate(text + "".join(li for li in extra if li not in owned), shapes=_VALIDATION.shapes)
     return [tuple(row) for row in report.violations.values if row[1] in subjects], deps
 
 
 def validate_parts(parts: Sequence[Part], closure: Closure, shapes: Path, *, cache: Cache | None = None,
-                   progress: Progress, meanwhile: Callable[[], None] = lambda: None) -> tuple[Rows, dict[str, Deps]]:
+                   progress: Progress, meanwhile: Callable[[], None] = lambda: None,
+                   complete: bool = False) -> tuple[Rows, dict[str, Deps]]:
     """Validate parts in batches (on every core when there are many); the violations, sorted, each once.
 
-    meanwhile starts work to run beside validation (once any worker processes exist).
+    meanwhile starts work to run beside validation (once any worker processes exist). complete says
+    that parts are the whole dataset, not the changed parts of one.
     """
     global _VALIDATION
     total = sum(p.lines for p in parts)
@@ -250,7 +260,7 @@ def validate_parts(parts: Sequence[Part], closure: Closure, shapes: Path, *, cac
         count += part.lines
     batches = [b for b in batches if b]
     progress(f"validating {len(parts)} parts in {len(batches)} batches with SHACL")
-    _VALIDATION = _Validation(closure, cache, shapes)
+    _VALIDATION = _Validation(closure, cache, shapes, whole=complete and len(batches) == 1)
     try:
         if pooled:
             results = pool_map(_validate_batch, batches, chunksize=1, after_fork=meanwhile)

@@ -43,11 +43,23 @@ _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class _Loader(_SafeLoader):  # type: ignore[misc]
     """SafeLoader that keeps dates as strings (we check them ourselves, with line numbers)."""
 
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """The tag of a node, as PyYAML's resolver gives it, without its list copies for every scalar."""
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self.yaml_implicit_resolvers.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+            return self.DEFAULT_SCALAR_TAG
+        return super().resolve(kind, value, implicit)
+
 
 _Loader.yaml_implicit_resolvers = {
     key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+# what resolve() leaves out: resolvers for every first character, and resolvers by path
+assert None not in _Loader.yaml_implicit_resolvers and not _Loader.yaml_path_resolvers
 
 Path_ = tuple[str | int, ...]
 

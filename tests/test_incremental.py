@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import DATA, ROOT, shapes_with
 
 import kg.records
-from kg import incremental, quote_index
+from kg import incremental, part_validation, quote_index
 from kg.build import match_quotes
 from kg.cli import ExitCode, cli
 from kg.dump_file import splice
@@ -257,8 +257,13 @@ def test_indexed_matching_is_brute_force_matching(corpus: Path) -> None:
     assert {key: best_match(found.get(key, [])) for key, _t in quotes} == expected
 
 
-def test_validating_parts_finds_what_validating_the_whole_dataset_finds(tmp_path: Path,
-                                                                         fixture_sources: Path) -> None:
+@pytest.mark.parametrize("how", ["one batch", "complete", "batches on every core"])
+def test_validating_parts_finds_what_validating_the_whole_dataset_finds(tmp_path: Path, fixture_sources: Path,
+                                                                         how: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    if how == "batches on every core":  # what a large corpus gets: small batches, in worker processes
+        monkeypatch.setattr(part_validation, "POOL_MIN_LINES", 1)
+        monkeypatch.setattr(part_validation, "BATCH_MIN_LINES", 100)
     strict = shapes_with(
         tmp_path / "strict.ttl",
         "\nkgs:NeedsAuthor a sh:NodeShape ; sh:targetClass schema:NewsArticle ;\n"
@@ -281,7 +286,7 @@ def test_validating_parts_finds_what_validating_the_whole_dataset_finds(tmp_path
     for shapes in (default_shapes(), strict):
         whole = validate(data, shapes=shapes).violations
         closure = Closure(references, {}, lambda rid: "".join(by_graph.get(rid, [])))
-        parted, _deps = validate_parts(parts, closure, shapes, progress=lambda _m: None)
+        parted, _deps = validate_parts(parts, closure, shapes, progress=lambda _m: None, complete=how == "complete")
         # focus and message (a sequence path is a blank node, named differently in each run)
         assert sorted((r[1], r[3]) for r in parted.values) == sorted((r[1], r[3]) for r in whole.values)
         assert bool(whole.values) == (shapes == strict)

@@ -348,3 +348,32 @@ def test_a_schema_edited_without_regenerating_the_checks_is_still_checked(monkey
         assert kg.records._passes(check, kg.records.parse_yaml(path, path.read_bytes()).data)
     finally:
         kg.records._fast_check.cache_clear()
+
+
+def test_records_parse_to_what_pyyamls_own_safe_loader_gives() -> None:
+    """kg's loader (libyaml, its own resolver, text without the constructor) gives PyYAML's values, dates as text."""
+    import yaml
+
+    class Reference(yaml.SafeLoader):
+        pass
+
+    Reference.yaml_implicit_resolvers = {
+        k: [(t, r) for t, r in v if t != "tag:yaml.org,2002:timestamp"]
+        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    scalars = ["", "~", "null", "Null", "true", "False", "yes", "no", "on", "OFF", "y", "0", "-1", "+7", "0x1F", "0o17",
+               "012", "1_000", "3.5", "-.inf", "1e3", "2026-04-27", "2026-04-27T10:00:00Z", "12:30", "'quoted'",
+               '"42"', "!!str 42", "plain text", "a- b", "<<x", "=", "é", "“curly”", "[1, two]", "{a: 1}"]
+    rng = random.Random(11)
+    compared = 0
+    for _ in range(300):
+        keys = rng.sample(range(100), 6)
+        text = "\n".join(f"k{k}: {rng.choice(scalars)}" for k in keys) + "\nlist:\n" + "".join(
+            f"  - {rng.choice(scalars)}\n" for _ in range(4))
+        try:
+            want = yaml.load(text, Loader=Reference)  # a SafeLoader subclass
+        except yaml.YAMLError:
+            continue
+        assert kg.records.parse_yaml(Path("t.yaml"), text.encode()).data == want, text
+        compared += 1
+    assert compared > 200
