@@ -65,6 +65,25 @@ def normalize(text: str) -> tuple[str, list[int]]:
     >>> normalize("It’s  “first”...")[0]
     "it's 'first'…"
     """
+    if "..." in text or len(text.casefold()) != len(text):
+        return _normalize_by_char(text)
+    # every character folds to one: only whitespace runs change the length (each becomes one space)
+    index: list[int] = []
+    at = 0
+    for run in _SPACES.finditer(text):
+        index.extend(range(at, run.start()))
+        if index and run.end() < len(text):  # a run at the start or the end is dropped
+            index.append(run.start())
+        at = run.end()
+    index.extend(range(at, len(text)))
+    return fold(text), index
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def _normalize_by_char(text: str) -> tuple[str, list[int]]:
+    """What :func:`normalize` gives, one character at a time: for "..." and characters that fold to several."""
     out: list[str] = []
     index: list[int] = []
     i = 0

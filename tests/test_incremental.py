@@ -239,6 +239,19 @@ def test_splice_removes_and_inserts_sorted_lines(tmp_path: Path) -> None:
     assert new.read_text(encoding="utf-8") == add[0]
 
 
+def test_normalize_gives_what_folding_one_character_at_a_time_gives() -> None:
+    from kg.matching import _normalize_by_char
+
+    rng = random.Random(5)
+    alphabets = ["ab Z\t\n’“”-–—\"'.,", "aB é\u00a0\u2028\x1c\x85\u200b\u3000 xy…’", "aß İ ǅ b ..."]
+    fast = 0
+    for _ in range(3000):
+        text = "".join(rng.choices(rng.choice(alphabets), k=rng.randint(0, 40)))
+        assert normalize(text) == _normalize_by_char(text), repr(text)
+        fast += "..." not in text and len(text.casefold()) == len(text)
+    assert fast > 1500  # most texts take the quick way, the rest the character loop
+
+
 def test_fold_is_normalize() -> None:
     rng = random.Random(3)
     alphabet = "aB é ß İ\t\n\u00a0...…’“”-–—\"'xyZ,.;!?ǅ"
