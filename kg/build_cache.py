@@ -7,7 +7,7 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -22,8 +22,12 @@ from kg.record_refs import DocRefs, Record, doc_refs
 
 T = TypeVar("T")
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: units in pack files
 POOL_MIN_RECORDS = 300  # below this, one process beats starting workers
+# The pack each process appends to, by units folder: module state, because pool workers get the
+# Cache pickled anew with every chunk of work, and each would otherwise start a pack per chunk.
+_PACKS: dict[str, tuple[int, int, str]] = {}  # units folder -> (pid, fd, pack name)
+COMPACT_SLACK = 1 << 20  # dead bytes in the packs beyond twice the live ones before they are rewritten
 BUILD_MODULES = ("build", "build_cache", "dump_file", "errors", "incremental", "matching", "model", "parallel",
                  "part_validation", "pipeline", "prefixes", "quote_index", "record_refs", "records", "shacl", "store",
                  "validate", "vocab")
@@ -40,6 +44,15 @@ class Deps:
     subjects: tuple[str, ...] = ()  # nodes of other records it looked up, found or not (a tuple: quick to load)
 
 
+class Where(NamedTuple):
+    """Where a unit is in the cache: its pack file, the offset of its lines, and the sizes of its lines and model."""
+
+    pack: str
+    offset: int
+    lines: int
+    model: int
+
+
 class Entry(NamedTuple):
     """One record file, as the index remembers it (a tuple: the index is read by every build)."""
 
@@ -54,6 +67,7 @@ class Entry(NamedTuple):
     analysis_quotes: tuple[tuple[QKey, str], ...] = ()  # analysis documents
     deps: Deps = Deps()
     lines: int = 0  # how many quads
+    where: Where | None = None  # its unit in the cache
 
     @property
     def is_reference(self) -> bool:
@@ -94,15 +108,15 @@ class Unit:
     record: Record
     lines: str
 
-    def entry(self, deps: Deps = Deps()) -> Entry:
+    def entry(self, where: Where | None = None) -> Entry:
         r = self.record
         kind = r.type if isinstance(r, Document) else "organizations" if isinstance(r, Registry) else "agreement"
         lines = self.lines.count("\n")
         if not isinstance(r, Document):
-            return Entry(self.name, self.stat, self.digest, r.id, kind, deps=deps, lines=lines)
+            return Entry(self.name, self.stat, self.digest, r.id, kind, lines=lines, where=where)
         quotes = tuple(((r.id, q.id), q.text) for q in r.quotes) if r.type == "analysis" else ()
         return Entry(self.name, self.stat, self.digest, r.id, kind, len(r.claims), len(r.quotes), doc_refs(r),
-                     quotes, deps, lines)
+                     quotes, Deps(), lines, where)
 
     def passages(self) -> tuple[tuple[PKey, str], ...]:
         r = self.record
@@ -159,8 +173,8 @@ def _cache_unit(path: Path, folder: str, cache: Cache) -> Read | None:
     unit = _read_unit(path, folder)
     if unit is None:
         return None
-    cache.store_unit(unit)
-    return unit.entry(), unit.passages(), None if isinstance(unit.record, Document) else unit.record
+    reference = None if isinstance(unit.record, Document) else unit.record
+    return unit.entry(cache.store_unit(unit)), unit.passages(), reference
 
 
 def read_into_cache(paths: Sequence[Path], folder: str, cache: Cache) -> list[Read]:
@@ -168,7 +182,9 @@ def read_into_cache(paths: Sequence[Path], folder: str, cache: Cache) -> list[Re
     from functools import partial
 
     cache.units.mkdir(parents=True, exist_ok=True)
-    return _read_all(partial(_cache_unit, folder=folder, cache=cache), paths)
+    read = _read_all(partial(_cache_unit, folder=folder, cache=cache), paths)
+    cache.register(e for e, _p, _r in read)  # the workers wrote them: this process learns where
+    return read
 
 
 def _read_all(read: Callable[[Path], T | None], paths: Sequence[Path]) -> list[T]:
@@ -207,7 +223,13 @@ def fingerprint(shapes: Path) -> str:
 
 
 class Cache:
-    """The files beside the store: units/<digest>.nq and .pickle, index.pickle, and side files.
+    """The files beside the store: index.pickle, the side files, and the units in units/*.pack.
+
+    A unit (a record's canonical lines, then its pickled model) is appended to a pack file: the
+    process that read the record writes it, each process to a pack of its own, so a build makes a
+    few files rather than two per record (making files is what took a small build longest here).
+    The index names where each unit is; :meth:`collect` deletes packs no entry uses, and rewrites
+    the live units into one pack when edits have left the packs mostly dead.
 
     The side files (every passage; the quote index) are read only by builds that need them, and
     rewritten only when they change; the index names the token each was written with.
@@ -216,6 +238,28 @@ class Cache:
     def __init__(self, store_path: Path) -> None:
         self.dir = store_path.with_name(store_path.name + ".cache")
         self.units = self.dir / "units"
+        self._where: dict[str, Where] = {}  # digest -> its unit
+        self._maps: dict[str, Any] = {}  # pack name -> mmap, to read units from
+        self._old_maps: list[Any] = []  # maps of a pack that grew since, maybe still read from
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a pool worker gets with its work: the folders, not this process's maps (which do not pickle)."""
+        return {"dir": self.dir, "units": self.units, "_where": {}, "_maps": {}, "_old_maps": []}
+
+    def __enter__(self) -> Cache:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for mm in [*self._maps.values(), *self._old_maps]:
+            mm.close()
+        self._maps.clear()
+        self._old_maps.clear()
+        writer = _PACKS.pop(str(self.units), None)
+        if writer is not None and writer[0] == os.getpid():
+            os.close(writer[1])
 
     def load_index(self) -> Index | None:
         try:
@@ -223,26 +267,68 @@ class Cache:
                 index = pickle.load(f)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
             return None
-        return index if isinstance(index, Index) else None
+        if not isinstance(index, Index):
+            return None
+        self.register(index.entries.values())
+        return index
 
-    def lines_path(self, digest: str) -> Path:
-        return self.units / f"{digest}.nq"
+    def register(self, entries: Iterable[Entry]) -> None:
+        """Learn where the units of entries are (written by another process, or by an earlier build)."""
+        self._where.update((e.digest, e.where) for e in entries if e.where is not None)
 
     def load_lines(self, digest: str) -> str:
         """A record's canonical lines (bytes decoded as they are: no newline translation)."""
-        return self.lines_path(digest).read_bytes().decode("utf-8")
+        w = self._where[digest]
+        data: bytes = self._map(w)[w.offset:w.offset + w.lines]
+        return data.decode("utf-8")
+
+    def line_source(self, digest: str) -> Iterator[bytes]:
+        """A record's canonical lines one at a time, as bytes (for merging them without holding them all)."""
+        w = self._where[digest]
+        mm = self._map(w)
+        start, end = w.offset, w.offset + w.lines
+        while start < end:
+            stop = mm.find(b"\n", start, end) + 1
+            yield mm[start:stop]
+            start = stop
 
     def load_record(self, digest: str) -> Record:
-        with (self.units / f"{digest}.pickle").open("rb") as f:
-            record: Record = pickle.load(f)
+        w = self._where[digest]
+        start = w.offset + w.lines
+        record: Record = pickle.loads(self._map(w)[start:start + w.model])
         return record
 
-    def store_unit(self, unit: Unit) -> None:
-        """The record's model and its lines, each in a file named by the hash of its content."""
-        model = self.units / f"{unit.digest}.pickle"
-        if not model.exists():
-            self._write(self.lines_path(unit.digest), unit.lines.encode("utf-8"))
-            self._write(model, pickle.dumps(unit.record, protocol=pickle.HIGHEST_PROTOCOL))  # last: it vouches
+    def store_unit(self, unit: Unit) -> Where:
+        """Append the record's lines and model to this process's pack; where they are."""
+        lines = unit.lines.encode("utf-8")
+        model = pickle.dumps(unit.record, protocol=pickle.HIGHEST_PROTOCOL)
+        fd, name = self._pack()
+        offset = os.lseek(fd, 0, os.SEEK_END)
+        _write_all(fd, lines + model)
+        self._where[unit.digest] = where = Where(name, offset, len(lines), len(model))
+        return where
+
+    def _pack(self) -> tuple[int, str]:
+        """This process's pack (a worker forked from a process with one opens its own)."""
+        writer = _PACKS.get(str(self.units))
+        if writer is None or writer[0] != os.getpid():
+            self.units.mkdir(parents=True, exist_ok=True)
+            name = f"{os.getpid()}-{os.urandom(6).hex()}.pack"
+            fd = os.open(self.units / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            _PACKS[str(self.units)] = writer = (os.getpid(), fd, name)
+        return writer[1], writer[2]
+
+    def _map(self, w: Where) -> Any:
+        """The pack of w, mapped into memory (again, if it has grown past w since it was mapped)."""
+        import mmap
+
+        mm = self._maps.get(w.pack)
+        if mm is None or len(mm) < w.offset + w.lines + w.model:
+            if mm is not None:
+                self._old_maps.append(mm)  # a line source may still be reading it
+            with (self.units / w.pack).open("rb") as f:
+                mm = self._maps[w.pack] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return mm
 
     def load_side(self, name: str, token: str | None) -> Any:
         """A side file's content, or None when it is missing or not the one the index names."""
@@ -258,19 +344,44 @@ class Cache:
         self._write(self.dir / f"{name}.pickle", pickle.dumps((token, content), protocol=pickle.HIGHEST_PROTOCOL))
         index.aux[name] = token
 
-    def save(self, index: Index, units: Iterable[Unit]) -> None:
-        """Write the new units, then the index (last: it is what vouches for the rest)."""
-        for u in units:
-            self.store_unit(u)
+    def save(self, index: Index) -> None:
+        """Write the index (after the units it names: it is what vouches for them)."""
         index.written_ns = time.time_ns()
         self._write(self.dir / "index.pickle", pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
 
     def collect(self, index: Index) -> None:
-        """Delete the unit files no entry names any more."""
-        keep = {e.digest for e in index.entries.values()}
+        """Delete the packs no entry uses; rewrite the live units into one pack when most bytes are dead."""
+        used: dict[str, int] = {}
+        for e in index.entries.values():
+            if e.where is not None:
+                used[e.where.pack] = used.get(e.where.pack, 0) + e.where.lines + e.where.model
+        sizes = {}
         for path in self.units.iterdir():
-            if path.name.split(".", 1)[0] not in keep:
+            if path.name not in used:
                 path.unlink(missing_ok=True)
+            else:
+                sizes[path.name] = path.stat().st_size
+        live = sum(used.values())
+        if len(sizes) > 1 and sum(sizes.values()) > 2 * live + COMPACT_SLACK:
+            self._compact(index)
+
+    def _compact(self, index: Index) -> None:
+        old = {e.where.pack for e in index.entries.values() if e.where is not None}
+        self.close()
+        moved: dict[str, Entry] = {}
+        for name, e in index.entries.items():
+            if e.where is None:
+                continue
+            data = self._map(e.where)[e.where.offset:e.where.offset + e.where.lines + e.where.model]
+            fd, pack = self._pack()
+            moved[name] = e._replace(where=Where(pack, os.lseek(fd, 0, os.SEEK_END), e.where.lines, e.where.model))
+            _write_all(fd, data)
+        index.entries.update(moved)
+        self.register(moved.values())
+        self.save(index)
+        self.close()
+        for pack in old:
+            (self.units / pack).unlink(missing_ok=True)
 
     def drop(self) -> None:
         (self.dir / "index.pickle").unlink(missing_ok=True)
@@ -281,3 +392,9 @@ class Cache:
         tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
         tmp.write_bytes(data)
         tmp.replace(path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while len(view):
+        view = view[os.write(fd, view):]

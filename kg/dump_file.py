@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import mmap
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -71,38 +70,16 @@ def splice(old: Path, new: Path, *, remove: Sequence[str], add: Sequence[str]) -
                 mm.close()
 
 
-def merge(out: Path, files: Sequence[Path], texts: Sequence[str]) -> None:
-    """Write out: the sorted merge of sorted line files and texts (no line in two of them).
+def merge(out: Path, sources: Sequence[Iterable[bytes]], texts: Sequence[str]) -> None:
+    """Write out: the sorted merge of sources of sorted lines (bytes) and texts (no line in two of them).
 
-    Streams: one line of each source is in memory at a time. With more files than this process
-    may open at once, groups of them are merged into runs first.
+    Streams: one line of each source is in memory at a time.
     """
-    import resource
-
-    limit = max(16, resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 64)
-    runs, temps = list(files), list[Path]()
-    try:
-        while len(runs) > limit:
-            merged = []
-            for i in range(0, len(runs), limit):
-                temps.append(out.with_name(f"{out.name}.run-{len(temps)}"))
-                _merge_into(temps[-1], runs[i:i + limit], ())
-                merged.append(temps[-1])
-            runs = merged
-        _merge_into(out, runs, texts)
-    finally:
-        for path in temps:
-            path.unlink(missing_ok=True)
-
-
-def _merge_into(out: Path, files: Sequence[Path], texts: Sequence[str]) -> None:
     import heapq
 
-    with contextlib.ExitStack() as stack:
-        sources: list[Iterable[bytes]] = [stack.enter_context(f.open("rb")) for f in files]  # lines end at b"\n"
-        sources += [[li.encode("utf-8") for li in lines_of(t)] for t in texts]
-        with out.open("wb") as w:
-            w.writelines(heapq.merge(*sources))
+    runs = [*sources, *([li.encode("utf-8") for li in lines_of(t)] for t in texts)]
+    with out.open("wb") as w:
+        w.writelines(heapq.merge(*runs))
 
 
 def _copy(src: int, out: Any, mm: Any, start: int, end: int) -> None:

@@ -101,8 +101,7 @@ def run(sources_dir: Path, *, store_path: Path, dump_path: Path, shapes: Path | 
 
     started = time.perf_counter()
     shapes = shapes or default_shapes()
-    with build_lock(store_path):
-        cache = Cache(store_path)
+    with build_lock(store_path), Cache(store_path) as cache:
         summary = None if full else _incremental(sources_dir, store_path, dump_path, shapes, cache, progress)
         if summary is None:
             summary = _full(sources_dir, store_path, dump_path, shapes, cache, progress)
@@ -157,7 +156,7 @@ def _full(sources_dir: Path, store_path: Path, dump_path: Path, shapes: Path, ca
         ontology = nquads(ontology_quads((ONTOLOGY_DIR / "kg.ttl").read_text(encoding="utf-8")))
         progress(f"merging {dump_path}")
         dump_path.parent.mkdir(parents=True, exist_ok=True)
-        merge(tmp, [cache.lines_path(e.digest) for e in entries.values()], [*derived.values(), ontology])
+        merge(tmp, [cache.line_source(e.digest) for e in entries.values()], [*derived.values(), ontology])
         lines = sum(e.lines for e in entries.values()) + sum(t.count("\n") for t in (*derived.values(), ontology))
         bits: dict[str, int] = {}
         local = local_shapes(shapes)
@@ -202,7 +201,7 @@ def _full(sources_dir: Path, store_path: Path, dump_path: Path, shapes: Path, ca
     )
     cache.save_side(index, "passages", passages)
     cache.save_side(index, "quotes", quote_index)
-    cache.save(index, ())
+    cache.save(index)
     cache.collect(index)
     return _summary(entries.values(), lines)
 
@@ -242,13 +241,13 @@ def _incremental(sources_dir: Path, store_path: Path, dump_path: Path, shapes: P
                {p.name for p in to_read}]
     if not to_read and not deleted:
         if restat:
-            cache.save(index, ())
+            cache.save(index)
         progress("nothing changed")
         return _summary(index.entries.values(), index.lines)
     progress(f"re-reading {len(to_read)} changed or new records ({len(deleted)} deleted)")
     new_units = {u.name: u for u in read_units(to_read, folder)}
     gone = [index.entries[name] for name in new_units if name in index.entries] + deleted
-    fresh = {name: u.entry() for name, u in new_units.items()}
+    fresh = {name: u.entry(cache.store_unit(u)) for name, u in new_units.items()}  # the index names them last
     entries = {name: fresh.get(name) or unchanged[name] for name in names}
     by_rid = {e.rid: e for e in entries.values()}
     unit_of = {u.record.id: u for u in new_units.values()}
@@ -395,9 +394,6 @@ def _incremental(sources_dir: Path, store_path: Path, dump_path: Path, shapes: P
         cache.save_side(index, "quotes", quote_index)
     if passages is not None:
         cache.save_side(index, "passages", passages)
-    cache.save(index, new_units.values())
-    for e in gone:
-        if e.name not in entries or entries[e.name].digest != e.digest:
-            (cache.units / f"{e.digest}.pickle").unlink(missing_ok=True)
-            cache.lines_path(e.digest).unlink(missing_ok=True)
+    cache.save(index)
+    cache.collect(index)
     return _summary(entries.values(), index.lines)

@@ -353,3 +353,40 @@ def test_the_quote_index_survives_pickling_and_edits() -> None:
     index.add([quotes[0], quotes[-1]])
     assert index.scan(passages) == expected
     assert expected[("extra", "short")]  # found without a bigram to look it up by
+
+
+def test_the_cache_keeps_units_in_a_few_packs_and_rewrites_them_when_mostly_dead(
+        tmp_path: Path, fixture_sources: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kg import build_cache
+
+    units = tmp_path / "kg" / "store.cache" / "units"
+
+    def packs() -> tuple[int, int, int]:
+        """How many packs, their bytes, and the bytes of the units the index uses."""
+        index = build_cache.Cache(tmp_path / "kg" / "store").load_index()
+        assert index is not None
+        live = sum(e.where.lines + e.where.model for e in index.entries.values() if e.where is not None)
+        files = list(units.iterdir())
+        return len(files), sum(p.stat().st_size for p in files), live
+
+    build(fixture_sources, tmp_path / "kg")
+    assert [p.suffix for p in units.iterdir()] == [".pack"]  # one process read the records: one file
+    (units / "left-by-a-crash.pack").write_bytes(b"x")  # no index names it
+    monkeypatch.setattr(build_cache, "COMPACT_SLACK", 0)
+    documents = [(p, r) for p, r in records(fixture_sources) if r.get("claims")]
+    for n, (path, record) in enumerate(documents):  # one build changes every document: its units share a pack
+        record["claims"][0]["text"] += f" Edit {n}."
+        write(path, record)
+    build(fixture_sources, tmp_path / "kg")
+    count, total, live = packs()
+    assert count == 2 and total < 2 * live  # the first pack still holds the organizations and the agreement
+    for n, (path, record) in enumerate(documents[1:]):  # the next changes all but one: that pack is mostly dead
+        record["claims"][0]["text"] += f" Again {n}."
+        write(path, record)
+    build(fixture_sources, tmp_path / "kg")
+    count, total, live = packs()
+    assert count == 1 and total == live  # so the live units were rewritten into one pack
+    assert (tmp_path / "kg" / "dataset.nq").read_bytes() == reference(fixture_sources, tmp_path / "ref")[0]
+    edit(fixture_sources, "change-claim", random.Random(4), 0)
+    build(fixture_sources, tmp_path / "kg")  # and builds go on from the rewritten pack
+    assert (tmp_path / "kg" / "dataset.nq").read_bytes() == reference(fixture_sources, tmp_path / "ref")[0]
