@@ -27,6 +27,7 @@ POOL_MIN_RECORDS = 300  # below this, one process beats starting workers
 # The pack each process appends to, by units folder: module state, because pool workers get the
 # Cache pickled anew with every chunk of work, and each would otherwise start a pack per chunk.
 _PACKS: dict[str, tuple[int, int, str]] = {}  # units folder -> (pid, fd, pack name)
+LINE_BUFFER = 8192  # bytes read at a time from each unit a merge streams (what a file object buffers)
 COMPACT_SLACK = 1 << 20  # dead bytes in the packs beyond twice the live ones before they are rewritten
 BUILD_MODULES = ("build", "build_cache", "dump_file", "errors", "incremental", "matching", "model", "parallel",
                  "part_validation", "pipeline", "prefixes", "quote_index", "record_refs", "records", "shacl", "store",
@@ -239,12 +240,11 @@ class Cache:
         self.dir = store_path.with_name(store_path.name + ".cache")
         self.units = self.dir / "units"
         self._where: dict[str, Where] = {}  # digest -> its unit
-        self._maps: dict[str, Any] = {}  # pack name -> mmap, to read units from
-        self._old_maps: list[Any] = []  # maps of a pack that grew since, maybe still read from
+        self._readers: dict[str, int] = {}  # pack name -> a file descriptor to read units with (pread)
 
     def __getstate__(self) -> dict[str, Any]:
         """What a pool worker gets with its work: the folders, not this process's maps (which do not pickle)."""
-        return {"dir": self.dir, "units": self.units, "_where": {}, "_maps": {}, "_old_maps": []}
+        return {"dir": self.dir, "units": self.units, "_where": {}, "_readers": {}}
 
     def __enter__(self) -> Cache:
         return self
@@ -253,10 +253,9 @@ class Cache:
         self.close()
 
     def close(self) -> None:
-        for mm in [*self._maps.values(), *self._old_maps]:
-            mm.close()
-        self._maps.clear()
-        self._old_maps.clear()
+        for fd in self._readers.values():
+            os.close(fd)
+        self._readers.clear()
         writer = _PACKS.pop(str(self.units), None)
         if writer is not None and writer[0] == os.getpid():
             os.close(writer[1])
@@ -279,23 +278,25 @@ class Cache:
     def load_lines(self, digest: str) -> str:
         """A record's canonical lines (bytes decoded as they are: no newline translation)."""
         w = self._where[digest]
-        data: bytes = self._map(w)[w.offset:w.offset + w.lines]
-        return data.decode("utf-8")
+        return self._read(w.pack, w.offset, w.lines).decode("utf-8")
 
     def line_source(self, digest: str) -> Iterator[bytes]:
         """A record's canonical lines one at a time, as bytes (for merging them without holding them all)."""
         w = self._where[digest]
-        mm = self._map(w)
-        start, end = w.offset, w.offset + w.lines
-        while start < end:
-            stop = mm.find(b"\n", start, end) + 1
-            yield mm[start:stop]
-            start = stop
+        fd, at, end, rest = self._reader(w.pack), w.offset, w.offset + w.lines, b""
+        while at < end:  # a small buffer each: a merge reads thousands of units side by side
+            chunk = os.pread(fd, min(LINE_BUFFER, end - at), at)
+            if not chunk:
+                raise KgError(f"{self.units / w.pack}: shorter than the cache index says. Run 'kg build --full'")
+            at += len(chunk)
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                yield line + b"\n"
 
     def load_record(self, digest: str) -> Record:
         w = self._where[digest]
-        start = w.offset + w.lines
-        record: Record = pickle.loads(self._map(w)[start:start + w.model])
+        record: Record = pickle.loads(self._read(w.pack, w.offset + w.lines, w.model))
         return record
 
     def store_unit(self, unit: Unit) -> Where:
@@ -318,17 +319,17 @@ class Cache:
             _PACKS[str(self.units)] = writer = (os.getpid(), fd, name)
         return writer[1], writer[2]
 
-    def _map(self, w: Where) -> Any:
-        """The pack of w, mapped into memory (again, if it has grown past w since it was mapped)."""
-        import mmap
+    def _reader(self, pack: str) -> int:
+        fd = self._readers.get(pack)
+        if fd is None:
+            fd = self._readers[pack] = os.open(self.units / pack, os.O_RDONLY)
+        return fd
 
-        mm = self._maps.get(w.pack)
-        if mm is None or len(mm) < w.offset + w.lines + w.model:
-            if mm is not None:
-                self._old_maps.append(mm)  # a line source may still be reading it
-            with (self.units / w.pack).open("rb") as f:
-                mm = self._maps[w.pack] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        return mm
+    def _read(self, pack: str, offset: int, size: int) -> bytes:
+        data = os.pread(self._reader(pack), size, offset)
+        if len(data) != size:
+            raise KgError(f"{self.units / pack}: shorter than the cache index says. Run 'kg build --full'")
+        return data
 
     def load_side(self, name: str, token: str | None) -> Any:
         """A side file's content, or None when it is missing or not the one the index names."""
@@ -372,7 +373,7 @@ class Cache:
         for name, e in index.entries.items():
             if e.where is None:
                 continue
-            data = self._map(e.where)[e.where.offset:e.where.offset + e.where.lines + e.where.model]
+            data = self._read(e.where.pack, e.where.offset, e.where.lines + e.where.model)
             fd, pack = self._pack()
             moved[name] = e._replace(where=Where(pack, os.lseek(fd, 0, os.SEEK_END), e.where.lines, e.where.model))
             _write_all(fd, data)
