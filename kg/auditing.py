@@ -199,13 +199,17 @@ def read_graph(store: Queryable) -> Graph:
     return Graph(contents, claim_doc, claim_kind, claim_outlet, docs, parts, labels)
 
 
+SHOWN = 12  # analyses named when the store holds several and none was chosen
+
+
 def find_analysis(store: Queryable, ref: str | None) -> str:
     found = [str(r["doc"]) for r in _rows(store, ANALYSES)]
     if ref is None:
         if len(found) == 1:
             return found[0]
-        names = ", ".join(short("x/" + d.removeprefix(ID)) for d in found) or "none"
-        raise NotFoundError(f"the store holds {len(found)} analyses ({names}). Pass one with --source")
+        names = ", ".join(short("x/" + d.removeprefix(ID)) for d in found[:SHOWN]) or "none"
+        more = f", and {len(found) - SHOWN} more: 'kg query sources' lists them" if len(found) > SHOWN else ""
+        raise NotFoundError(f"the store holds {len(found)} analyses ({names}{more}). Pass one with --source")
     iri = ref if ref.startswith("http") else f"{ID}source/{ref.removeprefix('source/')}"
     if iri not in found:
         raise NotFoundError(f"{ref} is not an analysis source in the store. Run 'kg query sources' to list them")

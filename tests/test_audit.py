@@ -151,3 +151,16 @@ def test_audit_of_a_source_that_is_not_an_analysis(runner: CliRunner, built_stor
     assert result.stderr == (
         "Error: wire-2024 is not an analysis source in the store. Run 'kg query sources' to list them\n"
     )
+
+
+def test_a_store_of_many_analyses_asks_for_one_and_names_a_few(runner: CliRunner, tmp_path: Path,
+                                                                  fixture_sources: Path) -> None:
+    post = (fixture_sources / "blog-post.yaml").read_text(encoding="utf-8")
+    for n in range(13):
+        (fixture_sources / f"blog-post-{n:02}.yaml").write_text(
+            post.replace("id: blog-post\n", f"id: blog-post-{n:02}\n", 1), encoding="utf-8")
+    build_into(fixture_sources, tmp_path / "store")
+    result = runner.invoke(cli, ["--store", str(tmp_path / "store"), "audit"])
+    assert result.exit_code == ExitCode.ERROR
+    assert result.stderr.startswith("Error: the store holds 14 analyses (source/blog-post, source/blog-post-00, ")
+    assert result.stderr.endswith(", and 2 more: 'kg query sources' lists them). Pass one with --source\n")
