@@ -386,19 +386,25 @@ def serve(ctx: click.Context, host: str, port: int, timeout: float, max_rows: in
               help="The N-Quads to push [default: dataset.nq beside the store].")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retries of a graph after a connection failure or a 5xx answer.")
+@click.option("--prune", is_flag=True,
+              help="Also drop the server's graphs in kg's namespace that the dump does not have (left by older "
+                   "builds).")
 @click.pass_context
 def push(ctx: click.Context, push_endpoint: str | None, graph_store: str | None, update_url: str | None,
-         dump_path: Path | None, retries: int) -> None:
+         dump_path: Path | None, retries: int, prune: bool) -> None:
     """Upload the built dataset to a SPARQL 1.1 server, one named graph at a time.
 
     Each graph is replaced whole in one request (Graph Store Protocol PUT, or DROP + INSERT DATA),
     so a failure never leaves a half-written graph and pushing twice leaves the same data. The
-    triples per graph are then counted on the server and must match the dump.
+    triples per graph are then counted on the server and must match the dump. Graphs in kg's
+    namespace that the server holds and the dump does not (a record deleted since the last push)
+    are reported, and dropped with --prune; other graphs on the server are never touched.
 
     \b
     Example:
         kg push --endpoint http://localhost:7878/query --graph-store http://localhost:7878/store
         kg push --endpoint http://localhost:3030/kg/sparql --update http://localhost:3030/kg/update
+        kg push --endpoint http://localhost:7878/query --graph-store http://localhost:7878/store --prune
     """
     from kg.push import push as run_push
 
@@ -411,8 +417,11 @@ def push(ctx: click.Context, push_endpoint: str | None, graph_store: str | None,
     except OSError as e:
         raise KgError(f"cannot read {dump}: {e.strerror or e}. Run 'kg build' first, or pass --dump") from e
     summary = run_push(data, endpoint, graph_store_url=graph_store, update_url=update_url, retries=retries,
-                       progress=lambda m: click.echo(f"  {m}", err=True))
+                       progress=lambda m: click.echo(f"  {m}", err=True), prune=prune)
     click.echo(summary.line())
+    if summary.stale:
+        click.echo(f"Warning: the server holds {summary.stale} graphs in kg's namespace that the dump does not "
+                   "have (records deleted since an earlier push?). 'kg push --prune' drops them.", err=True)
     if summary.union_default_graph is False:
         click.echo("Warning: the server's default graph is not the union of its named graphs, so kg's queries "
                    "will miss data. Configure it as docs/endpoints.md says.", err=True)

@@ -247,6 +247,13 @@ class RemoteStore:
             sizes.update({str(g): int(n or 0) for g, n in rows.values})
         return sizes
 
+    def graphs_under(self, prefix: str) -> list[str]:
+        """The named graphs on the server whose IRI starts with prefix."""
+        literal = '"' + prefix.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        where = f"GRAPH ?g {{ ?s ?p ?o }} FILTER (STRSTARTS(STR(?g), {literal}))"
+        rows = self.query(f"SELECT DISTINCT ?g WHERE {{ {where} }}")
+        return sorted(str(g) for (g,) in rows.rows().values if g is not None)
+
     def nquads(self) -> str:
         """Every quad of the named graphs, as canonical sorted N-Quads (for kg validate)."""
         result = self.query("SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o } }")

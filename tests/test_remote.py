@@ -357,3 +357,30 @@ def test_parameters_are_bound_as_escaped_terms_never_as_syntax() -> None:
         bind("SELECT ?x WHERE { ?x ?p ?o }", {"x": "<https://example.org/a> } ; DROP ALL #>"})
     with pytest.raises(QueryError, match="not a variable name"):
         bind("SELECT ?x WHERE { ?x ?p ?o }", {"x) {} #": "a"})
+
+
+def test_push_reports_old_graphs_and_prune_drops_only_those(built_store: Path) -> None:
+    full = built_store.parent / "dataset.nq"
+    gone = "https://example.org/kg/id/graph/record/gazette-2020"
+    smaller = "".join(li for li in full.read_text().splitlines(keepends=True) if not li.endswith(f"<{gone}> .\n"))
+    small = built_store.parent / "small.nq"
+    small.write_text(smaller, encoding="utf-8")
+    other = '<https://other.example/s> <https://other.example/p> "not ours" <https://other.example/g> .\n'
+    with Server(built_store, port=0, timeout=30, allow_update=True, workers=1) as s:
+        endpoint = f"{s.url}/sparql"
+        push(other, endpoint)  # a graph kg does not name: never dropped
+        for graph_store in (None, f"{s.url}/store"):  # by SPARQL Update, then by the Graph Store Protocol
+            push(full.read_text(), endpoint, graph_store_url=graph_store)
+            summary = push(smaller, endpoint, graph_store_url=graph_store)
+            assert (summary.stale, summary.dropped) == (1, 0)  # reported, left alone
+            assert gone in RemoteStore(endpoint).graphs_under("https://example.org/kg/id/")
+            summary = push(smaller, endpoint, graph_store_url=graph_store, prune=True)
+            assert (summary.stale, summary.dropped) == (0, 1)
+            assert RemoteStore(endpoint).nquads() == "".join(sorted({*smaller.splitlines(keepends=True), other}))
+        kg("push", "--dump", str(full), "--endpoint", endpoint)
+        code, _out, err = kg("push", "--dump", str(small), "--endpoint", endpoint)
+        assert code == 0, err
+        assert "Warning: the server holds 1 graphs in kg's namespace that the dump does not have" in err
+        code, out, err = kg("push", "--dump", str(small), "--endpoint", endpoint, "--prune")
+        assert code == 0, err
+        assert out.strip().endswith("Dropped 1 graphs the dump no longer has.") and "Warning" not in err
