@@ -4,7 +4,8 @@
     python -m bench --sizes 1m --runs 1          # the 1M corpus: about an hour on 2 cores
 
 Every figure is the median of --runs runs of a child process, with the peak memory of its process
-tree, next to a baseline measured in the same invocation (so the ratio holds on a noisy machine).
+tree, next to a baseline measured in the same invocation (so the ratio holds on a noisy machine);
+the full build and its floor run in turn, unsampled, and once more each for their memory.
 Corpora are generated into bench/out/ (git-ignored) by bench.generate, deterministically.
 """
 
@@ -616,8 +617,11 @@ def render(data: dict[str, Any]) -> str:
         "",
         "Every figure is the median of the runs shown, each a separate process, with the peak memory of its process "
         "tree (total PSS, sampled every 10 ms in the first second, then every 100 ms). Each is set against a baseline "
-        "measured in the same invocation, so the ratio holds on a busy machine. Corpora beyond the bundled one are "
-        "synthetic, from `bench/generate.py` "
+        "measured in the same invocation, so the ratio holds on a busy machine. The full build and its floor run in "
+        "turn (build, floor, build, floor, …), so a drift in the machine's speed falls on both alike; their timed runs "
+        "are not sampled (the sampler's reads of /proc take CPU from a build that keeps both cores busy), and one more "
+        "run of each gives its peak memory. kg's bytecode is compiled first, as pip does when it installs a package. "
+        "Corpora beyond the bundled one are synthetic, from `bench/generate.py` "
         f"(seed {data['seed']}).",
         "",
         "## Machine and versions",
