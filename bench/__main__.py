@@ -676,47 +676,44 @@ NOTES = [
     "Written by hand in `bench/__main__.py` after reading the tables above (`python -m bench --render` rewrites this "
     "file from `bench/out/results.json` after an edit).",
     "",
-    "- **What changed since the first report** (validation was 72-85% of a full build then, and the build 8-37× the "
-    "floor). The SHACL shapes are compiled to SPARQL and run by Oxigraph (`kg/shacl.py`): one query per constraint, "
-    "counting distinct values by grouping because the union of the graphs repeats a triple once per graph that holds "
-    "it. pySHACL stays as the reference: `tests/test_shacl.py` checks that both find the same violations on the "
-    "corpora and on randomly broken data, and kg falls back to it for shapes the compiler does not cover. *Where the "
-    "time goes* shows the two side by side on the same data (55× at the bundled size, 113× at 10k; 295× at 100k in "
-    "the run before, where the alternatives ran at 100k too). Records "
-    "are parsed with libyaml and checked first by the schema compiled with fastjsonschema (jsonschema runs only on a "
-    "record that fails, for its message and line; a fuzz test keeps the two in agreement). The store bulk-loads from "
-    "the dump in a background thread while the parts are validated (pyoxigraph releases the GIL) and replaces the "
-    "old store only if they conform. Quote matching runs on every core.",
-    "- **Full build against the floor: met at 1M (2.6×); missed at 100k (3.4× here, 2.85× in the run before, "
-    "on this shared 2-core VM), 10k (4.7×) and bundled (5.1×).** The floor is a process that imports pyoxigraph "
-    "and parses N-Quads in Rust on every core. The build reads and checks YAML, makes the quads in Python, matches "
-    "quotes, validates, merges the dump, and then does the floor's work too (overlapped with validation). At the "
-    "small sizes the gap is fixed cost: Python's start and the imports (click, rdflib for kg.vocab's closed "
-    "namespace, PyYAML, pyoxigraph) take about as long as the floor twice over, before a record is read. At 100k "
-    "and up, what remains is Python work per record: reading (YAML to model objects to quads, about 1 ms a "
-    "record) and validating each part with what it points to (an in-memory store per batch of about 5,000 quads "
-    "and about 100 queries on it; see *Where the time goes*). What would close it: a resident process (a watch "
-    "mode) so the fixed cost is paid once; the vocabulary without rdflib on the build path; validating the whole "
-    "dataset on the store the build loads anyway, with the dependency closure computed without loading lines "
-    "(today the union of the graphs repeats a triple once per graph that holds it, which makes whole-store "
-    "queries slower than per-part ones); and merging the dump while the store loads.",
+    "- **Full build against the floor: met at every size** (2.5× bundled, 2.7× 10k and 100k, 2.1× 1M here; the "
+    "report before this one had 5.1×, 4.7×, 3.4× and 2.6×). What changed, each kept only where the dump stayed "
+    "byte-identical at bundled, 10k and 100k: (1) the build imports no rdflib (`tests/test_architecture.py` checks "
+    "it): `kg.vocab`'s terms are plain-string IRIs in a closed namespace of its own (a misspelt term is still an "
+    "AttributeError), and the ontology is parsed by Oxigraph; rdflib's import alone took longer than the floor's whole "
+    "run at the bundled size. (2) The record schema's fastjsonschema checks are generated ahead into "
+    "`kg/record_checks.py` (a test keeps them equal to the schema, and a schema edited since is generated in memory); "
+    "generating and compiling them took a third of a small build. (3) The build cache appends each record's unit to "
+    "one pack file per process instead of writing two files per record: making files took a third of reading the "
+    "10k corpus on this VM. (4) RocksDB sets up the new store while the quotes are matched and the dump merged (when "
+    "no worker processes are to be forked after), and a build small enough for one process validates the dataset "
+    "as one batch. (5) `sh:class` checks run as MINUS: Oxigraph 0.5 evaluated a NOT EXISTS over the type path once "
+    "per value (one check went from 78 ms to 10 ms at 100k). (6) Smaller things: PyYAML's text scalars taken "
+    "without the constructor's dispatch, the quick path of `kg.matching.normalize`, the cycle collector run less "
+    "often during a build. The measurement changed too: the build and the floor now run in turn, unsampled, after "
+    "kg's bytecode is compiled; the memory sampler's reads of /proc had taken about 7% from a 100k build that keeps "
+    "both cores busy.",
+    "- **What is left of the gap.** At the small sizes it is mostly fixed: Python's start and the imports a build "
+    "needs (click, PyYAML, pyoxigraph, the model's dataclasses: about 55 ms) are nearly the floor's whole run. At "
+    "100k and up it is Python work per record: reading (YAML to model objects to quads), and validating each part "
+    "with the nodes it points to in batches on both cores, while the floor's own work, the bulk load, runs beside it "
+    "in a thread. A resident process (a watch mode) would pay the fixed cost once.",
     "- **Incremental build.** The work for one changed record is small and does not grow with the corpus; the fixed "
-    "costs do: starting Python and importing (rdflib is still imported, for kg.build), reading the cache index "
-    "(about 0.1 s at 1M), validating the record with what it points to, rewriting the 215 MiB dump by splicing "
-    "(copy_file_range), a hard-linked copy of the store, and writing the index back. Editing an analysis post also "
-    "matches its changed quotes against every passage (quotes whose text did not change keep their matches); editing "
-    "the organizations file re-validates every record whose "
-    "validation read the organization that changed (now cheap: the compiled shapes run in milliseconds a record).",
-    "- **Claim-trace query.** One query per claim at 0.4-0.6 ms at 1M across runs, against tens of milliseconds on "
-    "rdflib. Its OPTIONALs are nested so that each step starts from what the previous one bound: written flat, "
-    "Oxigraph 0.5 plans `?doc schema:publisher ?pub` first and the same query takes 3-6 ms at 100k and grows with "
-    "the corpus. `kg.tracing.trace()`, which runs a dozen small queries, grows the same way (see its figure in the "
-    "notes column); nesting its OPTIONALs would likely fix it.",
-    "- **Peak memory.** The full build keeps each record's quads in the cache, one sorted file per record, and only "
-    "summaries in memory; the dump is a streaming merge of those files, validation runs in batches in worker "
-    "processes, and the store is bulk-loaded from the dump. What grows with the corpus is pyoxigraph's bulk load "
-    "(the floor's own peak, in its column, is most of the build's at 1M; it now overlaps validation, so the two "
-    "workers' batches add to it) and, much smaller, the passages and the quote index for matching.",
+    "costs do: starting Python and importing, reading the cache index (about 0.1 s at 1M), validating the record "
+    "with what it points to, rewriting the dump by splicing (copy_file_range), a hard-linked copy of the store, and "
+    "writing the index back. Each build appends its changed units to a pack of its own; a pack no entry uses is "
+    "deleted, and the live units are rewritten into one pack once dead bytes outweigh them (tested).",
+    "- **Claim trace.** The one-query trace stays at 0.3-0.5 ms up to 1M. `kg.tracing.trace()`, which `kg trace` and "
+    "`kg audit` run, fell from about 100 ms at 1M to 2-3 ms: its queries now have the IRIs written in (Oxigraph 0.5 "
+    "plans a query before it sees values passed with it, so a lookup started from every quotation in the store), "
+    "one OPTIONAL of three triples became nested ones, and a claim's assertions are read in small queries.",
+    "- **`kg audit`.** Most of its time at 1M is reading every clause assertion of the corpus in one query "
+    "(`read_graph`): the rules compare each claim with every other claim on the same clause and version.",
+    "- **Peak memory.** The full build keeps each record's quads in the cache and only summaries in memory; the dump "
+    "is a streaming merge of the packs (read in 8 KiB pieces), validation runs in batches in worker processes, and "
+    "the store is bulk-loaded from the dump. What grows with the corpus is pyoxigraph's bulk load (the floor's own "
+    "peak, in its column, is most of the build's at 1M; it overlaps validation, so the workers' batches add to it) "
+    "and, much smaller, the passages and the quote index for matching.",
 ]
 
 
