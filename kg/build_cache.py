@@ -17,7 +17,7 @@ from kg.errors import KgError, SourceError
 from kg.model import Agreement, Document, Registry
 from kg.parallel import pool_map
 from kg.pipeline import ONTOLOGY_DIR
-from kg.quote_index import Found, PKey, QKey, document_passages
+from kg.quote_index import Found, PKey, QKey, document_passages, passage_words
 from kg.record_refs import DocRefs, Record, doc_refs
 
 T = TypeVar("T")
@@ -166,7 +166,9 @@ def read_units(paths: Sequence[Path], folder: str) -> list[Unit]:
     return _read_all(partial(_read_unit, folder=folder), paths)
 
 
-Read = tuple[Entry, tuple[tuple[PKey, str], ...], "Registry | Agreement | None"]
+# what a full build keeps of each record: its entry, passages, the words of each passage, and the model of
+# a reference record
+Read = tuple[Entry, tuple[tuple[PKey, str], ...], tuple[str, ...], "Registry | Agreement | None"]
 
 
 def _cache_unit(path: Path, folder: str, cache: Cache) -> Read | None:
@@ -175,7 +177,8 @@ def _cache_unit(path: Path, folder: str, cache: Cache) -> Read | None:
     if unit is None:
         return None
     reference = None if isinstance(unit.record, Document) else unit.record
-    return unit.entry(cache.store_unit(unit)), unit.passages(), reference
+    passages = unit.passages()
+    return unit.entry(cache.store_unit(unit)), passages, tuple(passage_words(t) for _k, t in passages), reference
 
 
 def read_into_cache(paths: Sequence[Path], folder: str, cache: Cache) -> list[Read]:
@@ -184,7 +187,7 @@ def read_into_cache(paths: Sequence[Path], folder: str, cache: Cache) -> list[Re
 
     cache.units.mkdir(parents=True, exist_ok=True)
     read = _read_all(partial(_cache_unit, folder=folder, cache=cache), paths)
-    cache.register(e for e, _p, _r in read)  # the workers wrote them: this process learns where
+    cache.register(e for e, _p, _w, _r in read)  # the workers wrote them: this process learns where
     return read
 
 

@@ -83,6 +83,8 @@ from kg.quote_index import (
     best_match,
     match_part,
     part_key,
+    passage_words,
+    scan_few,
     scan_passages,
 )
 from kg.record_refs import Record, references_ok, timeline_lines
@@ -150,9 +152,10 @@ def _full(sources_dir: Path, store_path: Path, dump_path: Path, shapes: Path, ca
         raise SourceError(sources_dir, "no *.yaml records found. Add source records (see README 'Source records')")
     progress(f"reading {sources_dir}")
     read = read_into_cache(paths, sources_dir.name, cache)
-    entries = {e.name: e for e, _p, _r in read}
-    references: list[Registry | Agreement] = [r for _e, _p, r in read if r is not None]
-    passages = {e.rid: ps for e, ps, _r in read if ps}
+    entries = {e.name: e for e, _p, _w, _r in read}
+    references: list[Registry | Agreement] = [r for _e, _p, _w, r in read if r is not None]
+    passages = {e.rid: ps for e, ps, _w, _r in read if ps}
+    words = {e.rid: w for e, ps, w, _r in read if ps}  # kept for the next builds' new quotes (scan_few)
     del read
     tmp = dump_path.with_name(dump_path.name + f".tmp-{os.getpid()}")
     build_id = _new_build_id()
@@ -216,6 +219,7 @@ def _full(sources_dir: Path, store_path: Path, dump_path: Path, shapes: Path, ca
         derived_deps={k: d for k, d in deps.items() if k in derived}, aux={},
     )
     cache.save_side(index, "passages", passages)
+    cache.save_side(index, "words", words)
     cache.save_side(index, "quotes", quote_index)
     cache.save(index)
     cache.collect(index)
@@ -311,16 +315,24 @@ def _incremental(sources_dir: Path, store_path: Path, dump_path: Path, shapes: P
             touched.add(key)
         quote_index.add(new_quotes)
     passages: dict[str, tuple[tuple[PKey, str], ...]] | None = None
-    if new_quotes or any(e.has_passages for e in gone) or new_passages:
+    words: dict[str, tuple[str, ...]] | None = None
+    passages_changed = any(e.has_passages for e in gone) or bool(new_passages)
+    if new_quotes or passages_changed:
         passages = cache.load_side("passages", index.aux.get("passages"))
-        if passages is None:
+        words = cache.load_side("words", index.aux.get("words"))
+        if passages is None or words is None:
             return None
         for rid in changed:
             passages.pop(rid, None)
-        passages.update({u.record.id: u.passages() for u in new_units.values() if u.passages()})
+            words.pop(rid, None)
+        for u in new_units.values():
+            if u.passages():
+                passages[u.record.id] = u.passages()
+                words[u.record.id] = tuple(passage_words(t) for _k, t in u.passages())
     if new_quotes:
-        assert passages is not None
-        found_new = scan_passages(QuoteIndex(new_quotes), (p for ps in passages.values() for p in ps))
+        assert passages is not None and words is not None
+        worded = ((k, t, w) for rid, ps in passages.items() for (k, t), w in zip(ps, words[rid], strict=True))
+        found_new = scan_few(QuoteIndex(new_quotes), worded)
         matches.update({key: found_new.get(key, []) for key, _t in new_quotes})
         touched.update(k for k, _t in new_quotes)
     derived = index.derived
@@ -408,8 +420,9 @@ def _incremental(sources_dir: Path, store_path: Path, dump_path: Path, shapes: P
     index.store_signature = store_signature(store_path)
     if quote_index is not None and (new_quotes or old_quotes):
         cache.save_side(index, "quotes", quote_index)
-    if passages is not None:
+    if passages_changed and passages is not None and words is not None:  # not when only read for new quotes
         cache.save_side(index, "passages", passages)
+        cache.save_side(index, "words", words)
     cache.save(index)
     cache.collect(index)
     return _summary(entries.values(), index.lines)

@@ -112,13 +112,13 @@ def test_editing_a_posts_claim_keeps_its_quotes_matches(tmp_path: Path, fixture_
     post["claims"][0]["text"] += " Edited."
     write(path, post)
     scans: list[int] = []
-    real = incremental.scan_passages
+    real = incremental.scan_few
 
     def counting(index: Any, passages: Any) -> Any:
         scans.append(len(index.texts))
         return real(index, passages)
 
-    monkeypatch.setattr(incremental, "scan_passages", counting)
+    monkeypatch.setattr(incremental, "scan_few", counting)
     build(fixture_sources, tmp_path / "kg")
     assert scans == []  # its quotes did not change, so they are not matched against every passage again
     assert (tmp_path / "kg" / "dataset.nq").read_bytes() == reference(fixture_sources, tmp_path / "ref")[0]
@@ -336,6 +336,22 @@ def test_scanning_on_every_core_finds_what_one_scan_finds(monkeypatch: pytest.Mo
     found = quote_index.scan_passages(QuoteIndex(quotes), passages)
     assert found == expected
     assert list(found) == list(expected) and sum(len(f) for f in found.values()) >= 10
+
+
+@pytest.mark.parametrize("corpus", [ROOT / "sources", DATA / "sources"])
+def test_scanning_few_quotes_by_their_words_finds_what_scanning_every_passage_finds(corpus: Path) -> None:
+    parsed, _data = make_dataset(corpus)
+    quotes = [((d.id, q.id), q.text) for d in parsed.documents if d.type == "analysis" for q in d.quotes]
+    passages = [p for d in parsed.documents if d.type != "analysis" for p in document_passages(d)]
+    worded = [(k, t, quote_index.passage_words(t)) for k, t in passages]
+    rng = random.Random(8)
+    found_any = 0
+    for n in [1, 1, 1, 2, 3, len(quotes)]:
+        chosen = rng.sample(quotes, min(n, len(quotes)))
+        expected = quote_index.scan_passages(QuoteIndex(chosen), passages)
+        assert quote_index.scan_few(QuoteIndex(chosen), worded) == expected
+        found_any += bool(expected)
+    assert found_any >= 2
 
 
 def test_the_quote_index_survives_pickling_and_edits() -> None:
