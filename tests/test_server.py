@@ -333,8 +333,10 @@ def test_allow_update_writes_named_graphs_and_still_refuses_load(built_store: Pa
 
 
 def test_kg_serve_prints_its_url_and_stops_cleanly_on_ctrl_c(bundled_store: Path) -> None:
+    # as run from a terminal: a background job (cmd &, as a CI runner may start the suite) inherits SIGINT ignored
     process = subprocess.Popen([sys.executable, "-m", "kg", "--store", str(bundled_store), "serve", "--port", "0",
-                                "--workers", "1"], stderr=subprocess.PIPE, text=True)
+                                "--workers", "1"], stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert process.stderr is not None
         line = process.stderr.readline()
