@@ -77,14 +77,15 @@ SELECT DISTINCT ?claim ?doc ?kind ?outlet ?clause ?event ?date ?status ?conditio
 }
 """
 
+# Which documents were seen on their own pages, and which are analyses, are read by queries of their
+# own: as BIND(EXISTS { ... }) per document, Oxigraph 0.5 took 3.6 s at 1M triples instead of 0.2 s.
 DOCUMENTS = """
-SELECT DISTINCT ?doc ?publisher ?name ?published ?own ?analysis WHERE {
+SELECT DISTINCT ?doc ?publisher ?name ?published WHERE {
   ?doc kg:textFound ?found ; schema:publisher ?publisher . ?publisher schema:name ?name .
   OPTIONAL { ?doc schema:datePublished ?published }
-  BIND(EXISTS { ?doc kg:seenAt/kg:copyKind kg:OwnPage } AS ?own)
-  BIND(EXISTS { ?doc a kg:AnalysisPost } AS ?analysis)
 }
 """
+OWN_PAGES = "SELECT DISTINCT ?doc WHERE { ?page kg:copyKind kg:OwnPage . ?doc kg:seenAt ?page }"
 
 PARTS = "SELECT DISTINCT ?whole ?part WHERE { ?whole a kg:Clause ; dcterms:hasPart ?part }"
 
@@ -182,13 +183,15 @@ def read_graph(store: Queryable) -> Graph:
                 None,
             )
         contents.setdefault(claim, []).append(c)
+    own = {str(r["doc"]) for r in _rows(store, OWN_PAGES)}
+    analyses = {str(r["doc"]) for r in _rows(store, ANALYSES)}
     docs = {
         str(r["doc"]): {
             "publisher": r["publisher"],
             "name": r["name"],
             "published": r.get("published"),
-            "own": r["own"] == "true",
-            "analysis": r["analysis"] == "true",
+            "own": str(r["doc"]) in own,
+            "analysis": str(r["doc"]) in analyses,
         }
         for r in _rows(store, DOCUMENTS)
     }
