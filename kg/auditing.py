@@ -23,6 +23,7 @@ from kg.errors import NotFoundError
 from kg.matching import bare
 from kg.model import Result
 from kg.prefixes import BASE
+from kg.tracing import rows_of
 
 ID = BASE + "id/"
 PROBLEMS = (
@@ -51,10 +52,6 @@ LABELS = {
 
 class Queryable(Protocol):
     def query(self, sparql: str, *, params: dict[str, str] | None = None) -> Result: ...
-
-
-def _rows(store: Queryable, sparql: str, **params: str) -> list[dict[str, str | None]]:
-    return store.query(sparql, params={k: f"<{v}>" for k, v in params.items()}).rows().dicts()
 
 
 ANALYSES = "SELECT DISTINCT ?doc WHERE { ?doc a kg:AnalysisPost } ORDER BY ?doc"
@@ -167,7 +164,7 @@ def read_graph(store: Queryable) -> Graph:
     claim_doc: dict[str, str] = {}
     claim_kind: dict[str, str] = {}
     claim_outlet: dict[str, str] = {}
-    for r in _rows(store, ASSERTIONS):
+    for r in rows_of(store, ASSERTIONS):
         claim = str(r["claim"])
         claim_doc[claim], claim_kind[claim], claim_outlet[claim] = str(r["doc"]), str(r["kind"]), str(r["outlet"])
         if r.get("topic"):
@@ -183,8 +180,8 @@ def read_graph(store: Queryable) -> Graph:
                 None,
             )
         contents.setdefault(claim, []).append(c)
-    own = {str(r["doc"]) for r in _rows(store, OWN_PAGES)}
-    analyses = {str(r["doc"]) for r in _rows(store, ANALYSES)}
+    own = {str(r["doc"]) for r in rows_of(store, OWN_PAGES)}
+    analyses = {str(r["doc"]) for r in rows_of(store, ANALYSES)}
     docs = {
         str(r["doc"]): {
             "publisher": r["publisher"],
@@ -193,12 +190,12 @@ def read_graph(store: Queryable) -> Graph:
             "own": str(r["doc"]) in own,
             "analysis": str(r["doc"]) in analyses,
         }
-        for r in _rows(store, DOCUMENTS)
+        for r in rows_of(store, DOCUMENTS)
     }
     parts: dict[str, set[str]] = {}
-    for r in _rows(store, PARTS):
+    for r in rows_of(store, PARTS):
         parts.setdefault(str(r["whole"]), set()).add(str(r["part"]))
-    labels = {str(r["x"]): str(r["label"]) for r in _rows(store, LABELS_Q)}
+    labels = {str(r["x"]): str(r["label"]) for r in rows_of(store, LABELS_Q)}
     return Graph(contents, claim_doc, claim_kind, claim_outlet, docs, parts, labels)
 
 
@@ -206,7 +203,7 @@ SHOWN = 12  # analyses named when the store holds several and none was chosen
 
 
 def find_analysis(store: Queryable, ref: str | None) -> str:
-    found = [str(r["doc"]) for r in _rows(store, ANALYSES)]
+    found = [str(r["doc"]) for r in rows_of(store, ANALYSES)]
     if ref is None:
         if len(found) == 1:
             return found[0]
@@ -460,12 +457,12 @@ def audit(store: Queryable, source: str | None = None, *, traces: bool = True) -
         Assertion(cl, g.claim_doc[cl], g.claim_outlet[cl], c.key) for cl, cs in g.contents.items() for c in cs
     )
     qualifiers: dict[str, list[str]] = {}
-    for r in _rows(store, DROPPED, analysis=analysis):
+    for r in rows_of(store, DROPPED, analysis=analysis):
         if r["qualifier"] == "true":
             qualifiers.setdefault(str(r["quote"]), []).append(str(r["dropped"]))
-    cited = {str(r["cited"]) for r in _rows(store, CITES, analysis=analysis)}
+    cited = {str(r["cited"]) for r in rows_of(store, CITES, analysis=analysis)}
     by_claim: dict[str, dict[str, Any]] = {}
-    for r in _rows(store, POST_CLAIMS, analysis=analysis):
+    for r in rows_of(store, POST_CLAIMS, analysis=analysis):
         entry = by_claim.setdefault(str(r["claim"]), {"text": r["text"], "kind": r["kind"], "quotes": []})
         if r.get("quote"):
             entry["quotes"].append({**r, "dropped_qualifiers": qualifiers.get(str(r["quote"]), [])})

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kg.errors import StoreError
-from kg.prefixes import BASE
 from kg.remote import (
     NTRIPLES,
     Auth,
@@ -27,6 +26,7 @@ from kg.remote import (
     with_retries,
 )
 from kg.sparql_syntax import iri_ref, split_graphs
+from kg.vocab import ID
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class PushSummary:
         return f"Pushed {self.graphs} graphs ({self.triples} triples) to {self.url}.{dropped}"
 
 
-OURS = BASE + "id/"  # the graphs kg makes are named under here; graphs outside it are never dropped
+OURS = str(ID)  # the graphs kg makes are named under here; graphs outside it are never dropped
 
 
 def _gsp_url(graph_store: str, graph: str) -> str:

@@ -192,6 +192,7 @@ def _fast_check(kind: str) -> Any:
     return namespace["CHECKS"][kind]
 
 
+@functools.cache
 def _schema_text() -> str:
     # beside this module (importlib.resources would cost a small build a dozen more module imports)
     return (Path(__file__).parent / "schema" / "record.schema.json").read_text(encoding="utf-8")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from kg.errors import QueryError, StoreError
 from kg.model import Result, Rows, Term
-from kg.sparql_syntax import RDF_LANG_STRING, XSD_STRING, bind, iri_ref, prologue, query_form, term_syntax
+from kg.sparql_syntax import RDF_LANG_STRING, XSD_STRING, bind, iri_ref, literal, prologue, query_form, term_syntax
 
 JSON_RESULTS = "application/sparql-results+json"
 NTRIPLES = "application/n-triples"
@@ -249,8 +249,7 @@ class RemoteStore:
 
     def graphs_under(self, prefix: str) -> list[str]:
         """The named graphs on the server whose IRI starts with prefix."""
-        literal = '"' + prefix.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        where = f"GRAPH ?g {{ ?s ?p ?o }} FILTER (STRSTARTS(STR(?g), {literal}))"
+        where = f"GRAPH ?g {{ ?s ?p ?o }} FILTER (STRSTARTS(STR(?g), {literal(prefix)}))"
         rows = self.query(f"SELECT DISTINCT ?g WHERE {{ {where} }}")
         return sorted(str(g) for (g,) in rows.rows().values if g is not None)
 
