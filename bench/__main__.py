@@ -676,7 +676,7 @@ NOTES = [
     "Written by hand in `bench/__main__.py` after reading the tables above (`python -m bench --render` rewrites this "
     "file from `bench/out/results.json` after an edit).",
     "",
-    "- **Full build against the floor: met at every size** (2.5× bundled, 2.7× 10k, 2.6× 100k, 2.1× 1M here; the "
+    "- **Full build against the floor: met at every size** (2.6× bundled, 2.8× 10k, 2.7× 100k, 2.1× 1M here; the "
     "report before this one had 5.1×, 4.7×, 3.4× and 2.6×). What changed, each kept only where the dump stayed "
     "byte-identical at bundled, 10k and 100k: (1) the build imports no rdflib (`tests/test_architecture.py` checks "
     "it): `kg.vocab`'s terms are plain-string IRIs in a closed namespace of its own (a misspelt term is still an "
@@ -699,8 +699,9 @@ NOTES = [
     "with the nodes it points to in batches on both cores, while the floor's own work, the bulk load, runs beside it "
     "in a thread. A resident process (a watch mode) would pay the fixed cost once.",
     "- **Incremental build: met for every kind of edit** (at 1M the slowest, editing a quote of an analysis post, "
-    "0.82 s). A changed analysis quote must be matched against every passage of the corpus (44,004 at 1M), which "
-    "took 1.25 s in the report before; the cache now keeps each passage's words, so one regular expression over "
+    "0.93 s in this run, 0.82 s in the one before). A changed analysis quote must be matched against every "
+    "passage of the corpus (44,004 at 1M), which took 1.25-1.38 s in earlier reports; the cache now keeps each "
+    "passage's words, so one regular expression over "
     "them finds the passages that hold one of the quote's index bigrams, and only those are compared (a test checks "
     "that this finds what comparing every passage finds). "
     "The work for one changed record is small and does not grow with the corpus; the fixed "
@@ -712,7 +713,7 @@ NOTES = [
     "`kg audit` run, fell from about 100 ms at 1M to 2-3 ms: its queries now have the IRIs written in (Oxigraph 0.5 "
     "plans a query before it sees values passed with it, so a lookup started from every quotation in the store), "
     "one OPTIONAL of three triples became nested ones, and a claim's assertions are read in small queries.",
-    "- **`kg audit`.** At 1M it fell from 6.5 s to 2.8 s: which documents were seen on their own pages is now "
+    "- **`kg audit`.** At 1M it fell from 6.5 s to 3.0 s: which documents were seen on their own pages is now "
     "one query, where a BIND(EXISTS { ... }) per document took 3.6 s. What remains is mostly reading every clause "
     "assertion of the corpus (`read_graph`): the rules compare each claim with every other claim on the same clause "
     "and version.",
