@@ -224,6 +224,7 @@ def _validate_batch(parts: list[Part]) -> tuple[list[tuple[str | None, ...]], di
         if not _VALIDATION.whole:
             extra.update(dict.fromkeys(lines))
     text = "".join(own)
+    # pySHACL (shapes kg.shacl does not compile) parses each SPARQL constraint once with this
     parsing = prepared_sparql() if compiled_shapes(_VALIDATION.shapes) is None else contextlib.nullcontext()
     if _VALIDATION.whole:
         with parsing:
